@@ -1,0 +1,88 @@
+//! Per-loop configuration: what `#[superloop(...)]` options compile to.
+
+use std::time::Duration;
+
+/// The configuration of a loop type, fixed at compile time.
+///
+/// `#[superloop(...)]` writes one for you from its options; a hand-written
+/// [`SuperLoop`](crate::SuperLoop) impl builds one with the `const fn` builder methods:
+///
+/// ```
+/// use std::time::Duration;
+/// use superloops::LoopConfig;
+///
+/// const CONFIG: LoopConfig = LoopConfig::new("feed")
+///     .grace(Duration::from_millis(250))
+///     .max_failures(3)
+///     .within(Duration::from_secs(60))
+///     .stop_on_failure(true);
+/// assert_eq!(CONFIG.name, "feed");
+/// assert_eq!(CONFIG.max_failures, 3);
+/// assert!(CONFIG.reset_globally);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoopConfig {
+    /// Thread name prefix: threads are named `{name}_{n}`. Default: the type's name.
+    pub name: &'static str,
+    /// How long `stop` waits for the thread to end before abandoning it. Default: 5 s.
+    pub grace: Duration,
+    /// Failures allowed; the next one exceeds the budget and the count starts again at 0.
+    /// Default: 10.
+    pub max_failures: u32,
+    /// When set, only failures inside this sliding window count. Default: none.
+    pub within: Option<Duration>,
+    /// Stop the loop when it exceeds its failure budget. Default: off.
+    pub stop_on_failure: bool,
+    /// Restart this loop when another member of its group exceeds its budget. Default: on.
+    pub reset_globally: bool,
+}
+
+impl LoopConfig {
+    /// The default grace period: 5 seconds.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+    /// The default failure budget: 10.
+    pub const DEFAULT_MAX_FAILURES: u32 = 10;
+
+    /// The defaults, with `name` as the thread name prefix.
+    pub const fn new(name: &'static str) -> Self {
+        LoopConfig {
+            name,
+            grace: Self::DEFAULT_GRACE,
+            max_failures: Self::DEFAULT_MAX_FAILURES,
+            within: None,
+            stop_on_failure: false,
+            reset_globally: true,
+        }
+    }
+
+    /// Sets [`grace`](Self::grace).
+    pub const fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Sets [`max_failures`](Self::max_failures).
+    pub const fn max_failures(mut self, max_failures: u32) -> Self {
+        self.max_failures = max_failures;
+        self
+    }
+
+    /// Sets [`within`](Self::within).
+    pub const fn within(mut self, within: Duration) -> Self {
+        self.within = Some(within);
+        self
+    }
+
+    /// Sets [`stop_on_failure`](Self::stop_on_failure).
+    pub const fn stop_on_failure(mut self, on: bool) -> Self {
+        self.stop_on_failure = on;
+        self
+    }
+
+    /// Sets [`reset_globally`](Self::reset_globally).
+    pub const fn reset_globally(mut self, on: bool) -> Self {
+        self.reset_globally = on;
+        self
+    }
+}

@@ -1,0 +1,138 @@
+//! # superloops
+//!
+//! Supervised, restartable worker threads declared with two macros.
+//!
+//! A *loop* is a type whose `cycle` runs over and over on a thread of its own. The crate
+//! starts, stops, hard-resets and restarts that thread, runs lifecycle hooks around it,
+//! counts failures, and never loses a thread or a hook call along the way.
+//!
+//! ```
+//! use std::time::Duration;
+//! use superloops::prelude::*;
+//!
+//! struct Counter {
+//!     seen: superloops::channel::Sender<u32>,
+//!     n: u32,
+//! }
+//!
+//! #[superloop(grace = "1s", max_failures = 3)]
+//! impl Counter {
+//!     fn cycle(&mut self, ctx: &Ctx) {
+//!         self.n += 1;
+//!         let _ = self.seen.send(self.n);
+//!         ctx.sleep(Duration::from_millis(1));
+//!     }
+//! }
+//!
+//! let (tx, rx) = superloops::channel::unbounded();
+//! let counter = Counter { seen: tx, n: 0 }.into_loop();
+//! assert!(counter.start());
+//! assert_eq!(rx.recv().unwrap(), 1);
+//! assert!(counter.stop());
+//! assert!(!counter.is_alive());
+//! ```
+//!
+//! See the README for the options and hooks tables; [`LoopHandle`] documents the runtime
+//! semantics (pairing of hooks, panics, grace and abandonment).
+//!
+//! ## Locking rules
+//!
+//! Each loop has one `parking_lot::Mutex` around its state and one `Condvar` beside it. No
+//! user code (hook, `cycle`, factory, callback) ever runs while the crate holds that mutex,
+//! and no other lock of the crate is taken while it is held, so there is no lock order to get
+//! wrong. A [`Signal`] holds its own mutex only to take its pending callbacks out; callbacks
+//! run after it is released. The per-cycle path takes no lock and allocates nothing: it reads
+//! one atomic flag.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod ctx;
+mod error;
+mod handle;
+mod signal;
+mod status;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use config::LoopConfig;
+pub use ctx::{Ctx, RecvError};
+pub use error::LoopError;
+pub use handle::LoopHandle;
+pub use signal::Signal;
+pub use status::{LoopState, LoopStatus};
+
+/// `#[superloop(...)]` turns an inherent `impl` block into a loop. See the crate README for
+/// its options and the hook signatures it accepts.
+#[doc(inline)]
+pub use superloops_macros::superloop;
+
+/// Re-export of [`crossbeam_channel`]: the channels [`Ctx::recv`] waits on.
+pub use crossbeam_channel as channel;
+
+/// Everything a loop author needs: `use superloops::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        superloop, Ctx, LoopConfig, LoopError, LoopHandle, LoopState, LoopStatus, Signal,
+        SuperLoop,
+    };
+}
+
+/// A type whose `cycle` runs on a supervised thread of its own.
+///
+/// Implement it with `#[superloop]` on an inherent `impl` block; the macro forwards each
+/// method to the hook of the same name and builds [`CONFIG`](Self::CONFIG) from the
+/// attribute's options. A hand-written impl is possible too:
+///
+/// ```
+/// use superloops::{Ctx, LoopConfig, LoopError, SuperLoop};
+///
+/// struct Tick;
+/// impl SuperLoop for Tick {
+///     const CONFIG: LoopConfig = LoopConfig::new("tick");
+///     fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError> {
+///         ctx.sleep(std::time::Duration::from_millis(5));
+///         Ok(())
+///     }
+/// }
+///
+/// let tick = Tick.into_loop();
+/// assert!(tick.start());
+/// assert_eq!(tick.thread_name().as_deref(), Some("tick_0"));
+/// assert!(tick.stop());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a superloop",
+    label = "`{Self}` has no `#[superloop]` impl",
+    note = "add `#[superloop]` to an inherent `impl {Self} {{ fn cycle(&mut self) {{ … }} }}` block"
+)]
+pub trait SuperLoop: Send + Sized + 'static {
+    /// Thread name, grace, failure budget and group behaviour of this loop type.
+    const CONFIG: LoopConfig;
+
+    /// One iteration of the loop, run over and over on the loop's thread. An `Err` counts as
+    /// one failure; a panic counts as one failure and ends this thread's run.
+    fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError>;
+
+    /// Runs on the thread that calls `start`, before the loop's thread is spawned.
+    /// `Ok(true)`: start; `Ok(false)`: declined; `Err`: declined and logged.
+    fn on_start(&mut self) -> Result<bool, LoopError> {
+        Ok(true)
+    }
+
+    /// Runs once after the loop's thread has ended, for every `on_start` that allowed a start.
+    fn on_stop(&mut self) {}
+
+    /// Runs inside the loop's new thread, before its first cycle.
+    fn on_thread_start(&mut self) {}
+
+    /// Runs inside the loop's thread, after its last cycle.
+    fn on_thread_stop(&mut self) {}
+
+    /// Wraps the value in a [`LoopHandle`], ready to [`start`](LoopHandle::start).
+    fn into_loop(self) -> LoopHandle<Self> {
+        LoopHandle::new(self)
+    }
+}
