@@ -12,8 +12,9 @@ use crate::{LoopError, Signal};
 pub(crate) trait Control: Send + Sync {
     /// Counts one failure; true when it exceeded the budget.
     fn failure(&self, error: Option<LoopError>) -> bool;
-    /// Asks the loop to stop without waiting (the caller is the loop's own thread).
-    fn request_stop(&self);
+    /// Asks the loop to stop without waiting, if generation `gen` is still its current thread
+    /// (the caller is that thread).
+    fn request_stop(&self, gen: u64);
 }
 
 /// The context of one loop thread, passed to `cycle`.
@@ -50,6 +51,7 @@ pub(crate) trait Control: Send + Sync {
 pub struct Ctx {
     stop: Signal,
     thread_name: Arc<str>,
+    gen: u64,
     control: Arc<dyn Control>,
 }
 
@@ -77,10 +79,16 @@ impl fmt::Display for RecvError {
 impl std::error::Error for RecvError {}
 
 impl Ctx {
-    pub(crate) fn new(stop: Signal, thread_name: Arc<str>, control: Arc<dyn Control>) -> Self {
+    pub(crate) fn new(
+        stop: Signal,
+        thread_name: Arc<str>,
+        gen: u64,
+        control: Arc<dyn Control>,
+    ) -> Self {
         Ctx {
             stop,
             thread_name,
+            gen,
             control,
         }
     }
@@ -150,7 +158,7 @@ impl Ctx {
     /// Asks the loop to stop after this cycle, without waiting (a thread cannot join itself).
     /// The thread then runs `on_thread_stop` and, since it ended on its own, `on_stop`.
     pub fn stop(&self) {
-        self.control.request_stop();
+        self.control.request_stop(self.gen);
     }
 
     /// This thread's name, `{name}_{n}`.

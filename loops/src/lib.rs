@@ -75,8 +75,7 @@ pub use crossbeam_channel as channel;
 /// Everything a loop author needs: `use superloops::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        superloop, Ctx, LoopConfig, LoopError, LoopHandle, LoopState, LoopStatus, Signal,
-        SuperLoop,
+        superloop, Ctx, LoopConfig, LoopError, LoopHandle, LoopState, LoopStatus, Signal, SuperLoop,
     };
 }
 
