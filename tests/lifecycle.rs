@@ -1,0 +1,330 @@
+//! Starting, stopping and the hooks around them: order, threads, pairing, names, status.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use superloops::prelude::*;
+
+probe!(Plain, grace = "20s");
+probe!(Named, grace = "20s", name = "feed");
+
+fn plain(cycle: CycleMode) -> (LoopHandle<Plain>, Log) {
+    let probe = Probe::new(cycle);
+    let log = probe.log.clone();
+    (Plain(probe).into_loop(), log)
+}
+
+#[test]
+fn hooks_run_in_order_on_the_right_threads() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    let me = current_thread();
+    assert!(h.start());
+    log.wait_for("cycle", 1);
+    assert!(h.stop());
+    assert_eq!(
+        log.hooks(),
+        [
+            "on_start",
+            "on_thread_start",
+            "slept",
+            "on_thread_stop",
+            "on_stop"
+        ]
+    );
+    let events = log.events();
+    let on = |hook: &str| events.iter().find(|e| e.hook == hook).unwrap().clone();
+    assert_eq!(on("on_start").thread, me, "on_start runs on the caller");
+    assert_eq!(on("on_thread_start").thread, "Plain_0");
+    assert_eq!(on("cycle").thread, "Plain_0");
+    assert_eq!(on("on_thread_stop").thread, "Plain_0");
+    assert_eq!(on("on_stop").thread, me, "on_stop runs on the stopper");
+    assert_eq!(
+        on("on_stop").detail,
+        "after the loop thread exited",
+        "on_stop must run after the thread has ended"
+    );
+    assert_eq!(on("slept").detail, "cut short", "stop wakes ctx.sleep");
+}
+
+#[test]
+fn start_twice_starts_one_thread() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    assert!(h.start());
+    assert!(!h.start(), "second start reports already running");
+    log.wait_for("cycle", 1);
+    assert!(h.stop());
+    assert_eq!(log.count("on_start"), 1);
+    assert_eq!(log.count("on_thread_start"), 1);
+    assert_paired(&log, 1, 0);
+}
+
+#[test]
+fn stop_when_never_started_is_true_and_runs_nothing() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    assert!(h.stop());
+    assert!(!h.is_alive());
+    assert!(!h.is_running());
+    assert!(log.events().is_empty());
+    assert_eq!(h.thread_name(), None);
+    assert_eq!(h.status().state, LoopState::Stopped);
+}
+
+#[test]
+fn restarts_are_new_threads_with_counted_names() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    for n in 0..3 {
+        assert!(h.start());
+        assert_eq!(
+            h.thread_name().as_deref(),
+            Some(format!("Plain_{n}").as_str())
+        );
+        log.wait_for("cycle", n + 1);
+        assert!(h.stop());
+    }
+    let threads: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter(|e| e.hook == "on_thread_start")
+        .map(|e| e.thread)
+        .collect();
+    assert_eq!(threads, ["Plain_0", "Plain_1", "Plain_2"]);
+    assert_eq!(h.status().restarts, 2);
+    assert_paired(&log, 3, 0);
+}
+
+#[test]
+fn name_option_prefixes_threads() {
+    let probe = Probe::new(CycleMode::SleepUntilStop);
+    let log = probe.log.clone();
+    let h = Named(probe).into_loop();
+    assert!(h.start());
+    log.wait_for("cycle", 1);
+    assert_eq!(log.events()[1].thread, "feed_0");
+    assert_eq!(h.thread_name().as_deref(), Some("feed_0"));
+    assert_eq!(h.status().name, "feed");
+    assert!(h.stop());
+}
+
+#[test]
+fn is_alive_and_is_running_follow_the_thread() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    assert!(!h.is_alive() && !h.is_running());
+    assert!(h.start());
+    assert!(h.is_alive() && h.is_running());
+    log.wait_for("cycle", 1);
+    let status = h.status();
+    assert_eq!(status.state, LoopState::Running);
+    assert!(status.alive && status.running);
+    assert!(status.cycles >= 1);
+    assert!(h.stop());
+    assert!(!h.is_alive() && !h.is_running());
+    assert_eq!(h.status().state, LoopState::Stopped);
+}
+
+#[test]
+fn value_comes_back_between_runs() {
+    // State kept in the value survives stop/start: the value travels into the thread and back.
+    struct Counter {
+        runs: u32,
+        seen: superloops::channel::Sender<u32>,
+    }
+    #[superloop(grace = "20s")]
+    impl Counter {
+        fn on_thread_start(&mut self) {
+            self.runs += 1;
+            self.seen.send(self.runs).unwrap();
+        }
+        fn cycle(&mut self, ctx: &Ctx) {
+            ctx.sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+    let (tx, rx) = superloops::channel::unbounded();
+    let h = Counter { runs: 0, seen: tx }.into_loop();
+    for expected in 1..=3 {
+        assert!(h.start());
+        assert_eq!(rx.recv_timeout(BOUND).unwrap(), expected);
+        assert!(h.stop());
+    }
+}
+
+#[test]
+fn on_start_false_declines() {
+    struct Shy(Log);
+    #[superloop]
+    impl Shy {
+        fn on_start(&mut self) -> bool {
+            self.0.push("on_start");
+            false
+        }
+        fn on_stop(&mut self) {
+            self.0.push("on_stop");
+        }
+        fn on_thread_start(&mut self) {
+            self.0.push("on_thread_start");
+        }
+        fn cycle(&mut self) {}
+    }
+    let log = Log::default();
+    let h = Shy(log.clone()).into_loop();
+    assert!(!h.start());
+    assert!(!h.is_alive());
+    assert!(!h.is_running());
+    assert_eq!(h.failures(), 0, "declining is not a failure");
+    assert!(h.stop());
+    assert_eq!(log.hooks(), ["on_start"], "no thread, no on_stop");
+    assert_eq!(h.thread_name(), None);
+}
+
+#[test]
+fn on_start_err_declines_and_is_recorded() {
+    let probe = Probe::new(CycleMode::SleepUntilStop).start_mode(StartMode::Fail);
+    let log = probe.log.clone();
+    let h = Plain(probe).into_loop();
+    assert!(!h.start());
+    assert!(!h.is_alive() && !h.is_running());
+    assert_eq!(
+        h.failures(),
+        0,
+        "an Err from on_start is logged, not counted"
+    );
+    assert_eq!(h.status().last_error.as_deref(), Some("no connection"));
+    assert!(h.stop());
+    assert_eq!(log.hooks(), ["on_start"]);
+}
+
+#[test]
+fn stop_wakes_ctx_recv_at_once() {
+    let (_tx, rx) = superloops::channel::unbounded::<u32>();
+    let (h, log) = plain(CycleMode::Recv(rx));
+    assert!(h.start());
+    log.wait_for("cycle", 1);
+    // grace is 20 s: a stop that did not wake ctx.recv would abandon the thread → false.
+    assert!(h.stop());
+    assert!(log
+        .events()
+        .iter()
+        .any(|e| e.hook == "received" && e.detail == "none"));
+    assert_paired(&log, 1, 0);
+}
+
+#[test]
+fn ctx_recv_delivers_messages() {
+    let (tx, rx) = superloops::channel::unbounded::<u32>();
+    let (h, log) = plain(CycleMode::Recv(rx));
+    assert!(h.start());
+    for n in 0..5 {
+        tx.send(n).unwrap();
+    }
+    log.wait_until("5 messages", |ev| {
+        ev.iter()
+            .filter(|e| e.hook == "received" && e.detail != "none")
+            .count()
+            == 5
+    });
+    assert!(h.stop());
+}
+
+#[test]
+fn hard_reset_starts_a_stopped_or_never_started_loop() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    assert!(h.hard_reset(), "never started: hard_reset starts it");
+    log.wait_for("cycle", 1);
+    assert!(h.hard_reset(), "running: stopped and started again");
+    log.wait_for("cycle", 2);
+    assert_eq!(h.thread_name().as_deref(), Some("Plain_1"));
+    assert!(h.stop());
+    assert!(h.hard_reset(), "stopped: started again");
+    log.wait_for("cycle", 3);
+    assert!(h.stop());
+    assert_eq!(log.count("on_start"), 3);
+    assert_paired(&log, 3, 0);
+    // Each hard reset's on_stop ran after the old thread had ended, before the new start.
+    let hooks = log.hooks();
+    let first_stop = hooks.iter().position(|h| *h == "on_stop").unwrap();
+    let second_start = hooks
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| **h == "on_start")
+        .nth(1)
+        .unwrap()
+        .0;
+    assert!(first_stop < second_start, "{hooks:?}");
+}
+
+#[test]
+fn handles_are_clones_of_one_loop() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    let h2 = h.clone();
+    assert!(h.start());
+    assert!(h2.is_alive());
+    assert!(!h2.start());
+    log.wait_for("cycle", 1);
+    assert!(h2.stop());
+    assert!(!h.is_alive());
+}
+
+#[test]
+fn dropping_the_last_handle_stops_the_loop() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    let h2 = h.clone();
+    assert!(h.start());
+    log.wait_for("cycle", 1);
+    drop(h);
+    assert!(h2.is_alive(), "one handle left: still running");
+    drop(h2);
+    // The drop waited for the thread like `stop` does: everything has run.
+    assert_paired(&log, 1, 0);
+    assert_eq!(log.count("on_stop"), 1);
+}
+
+#[test]
+fn status_display_is_readable() {
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    assert!(h.start());
+    log.wait_for("cycle", 1);
+    let text = h.status().to_string();
+    assert!(
+        text.starts_with("Plain_0 [running] alive=true failures=0/10"),
+        "{text}"
+    );
+    assert!(h.stop());
+}
+
+#[test]
+fn handle_is_send_sync_clone_and_usable_across_threads() {
+    fn assert_traits<T: Send + Sync + Clone + 'static>() {}
+    assert_traits::<LoopHandle<Plain>>();
+    let (h, log) = plain(CycleMode::SleepUntilStop);
+    let remote = h.clone();
+    std::thread::spawn(move || assert!(remote.start()))
+        .join()
+        .unwrap();
+    log.wait_for("cycle", 1);
+    let started_on = log.events()[0].thread.clone();
+    assert_ne!(
+        started_on,
+        current_thread(),
+        "on_start ran on the thread that called start"
+    );
+    assert!(h.stop());
+}
+
+#[test]
+fn cycle_without_ctx_and_hand_checks_of_should_stop() {
+    struct Quick(Arc<AtomicBool>);
+    #[superloop(grace = "20s")]
+    impl Quick {
+        fn cycle(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+            std::thread::yield_now();
+        }
+    }
+    let ran = Arc::new(AtomicBool::new(false));
+    let h = Quick(ran.clone()).into_loop();
+    assert!(h.start());
+    eventually("a cycle to run", || ran.load(Ordering::SeqCst));
+    assert!(h.stop(), "a cycle without ctx still stops between cycles");
+}
