@@ -7,6 +7,7 @@
 
 pub use core::marker::Send;
 pub use core::option::Option;
+pub use core::primitive::bool;
 pub use core::result::Result;
 pub use core::time::Duration;
 
@@ -18,7 +19,7 @@ use core::fmt::Display;
 #[diagnostic::on_unimplemented(
     message = "`cycle` must return `()` or `Result<(), E>` where `E: Display`, not `{Self}`",
     label = "this return type is not accepted for `cycle`",
-    note = "an `Err` from `cycle` counts as one failure and its message is logged, so the error type needs `Display`"
+    note = "`cycle` returns no value: `Ok(())` carries on, and an `Err` counts as one failure and is logged, so `E` needs `Display`; map an error without it with `.map_err(|e| format!(\"{{e:?}}\"))`"
 )]
 pub trait CycleReturn {
     /// Converts to the form the runtime consumes.
@@ -32,6 +33,9 @@ impl CycleReturn for () {
     }
 }
 
+// `do_not_recommend`: a `Result<(), E>` whose `E` is not `Display` gets `CycleReturn`'s
+// message, which says what `cycle` may return, rather than `Display`'s.
+#[diagnostic::do_not_recommend]
 impl<E: Display> CycleReturn for Result<(), E> {
     #[inline(always)]
     fn into_cycle_result(self) -> Result<(), LoopError> {
@@ -61,6 +65,8 @@ impl StartReturn for bool {
     }
 }
 
+// See `CycleReturn for Result`.
+#[diagnostic::do_not_recommend]
 impl<E: Display> StartReturn for Result<(), E> {
     #[inline(always)]
     fn into_start_result(self) -> Result<bool, LoopError> {
@@ -82,4 +88,49 @@ pub fn cycle_return<R: CycleReturn>(r: R) -> Result<(), LoopError> {
 #[inline(always)]
 pub fn start_return<R: StartReturn>(r: R) -> Result<bool, LoopError> {
     r.into_start_result()
+}
+
+/// The parameter `cycle` may take besides `&mut self`: `ctx: &Ctx`. Generated code passes the
+/// context through [`ctx_param`], spanned on the user's parameter type, so a wrong type gets
+/// this message there.
+#[diagnostic::on_unimplemented(
+    message = "`cycle` takes the loop's context as `ctx: &Ctx`, not `&{Self}`",
+    label = "write `&Ctx` here",
+    note = "`Ctx` is `superloops::Ctx`: with it `cycle` sleeps, waits on channels and notices a stop at once"
+)]
+pub trait CtxParam {
+    /// The context, as the parameter's type.
+    fn from_ctx(ctx: &Ctx) -> &Self;
+}
+
+impl CtxParam for Ctx {
+    #[inline(always)]
+    fn from_ctx(ctx: &Ctx) -> &Self {
+        ctx
+    }
+}
+
+/// Passes the context to a user's `cycle`; see [`CtxParam`].
+#[inline(always)]
+pub fn ctx_param<T: CtxParam + ?Sized>(ctx: &Ctx) -> &T {
+    T::from_ctx(ctx)
+}
+
+/// `Send + 'static`, under a name that says why: a loop's value moves into its own thread.
+///
+/// Generated impls of [`SuperLoop`] carry `where for<'a> T: MovesIntoItsOwnThread`, which
+/// gives them the supertraits without checking them at the impl; the check is made once, by
+/// [`a_superloop_moves_into_its_own_thread`], so a type that is not `Send` gets one error.
+pub trait MovesIntoItsOwnThread: Send + 'static {}
+
+impl<T: Send + 'static> MovesIntoItsOwnThread for T {}
+
+/// Generated code calls it with the user's type, spanned on that type: the error a type that
+/// is not `Send + 'static` gets notes that it is "required by a bound in
+/// `a_superloop_moves_into_its_own_thread`", with the line below.
+#[inline(always)]
+pub fn a_superloop_moves_into_its_own_thread<T>()
+where
+    T: Send + 'static, // so a superloop must be `Send + 'static`: use `Arc`, `Mutex` and owned data
+{
 }

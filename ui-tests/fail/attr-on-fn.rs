@@ -1,0 +1,6 @@
+use superloops::prelude::*;
+
+#[superloop]
+fn cycle() {}
+
+fn main() {}

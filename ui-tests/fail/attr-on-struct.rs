@@ -1,0 +1,8 @@
+use superloops::prelude::*;
+
+#[superloop]
+struct Feed {
+    url: String,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use superloops::prelude::*;
+
+struct Feed;
+
+#[superloop]
+impl Default for Feed {
+    fn default() -> Self {
+        Feed
+    }
+}
+
+fn main() {}

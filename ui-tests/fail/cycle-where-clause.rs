@@ -1,0 +1,14 @@
+use superloops::prelude::*;
+
+struct Feed;
+
+#[superloop]
+impl Feed {
+    fn cycle(&mut self)
+    where
+        Self: Sized,
+    {
+    }
+}
+
+fn main() {}

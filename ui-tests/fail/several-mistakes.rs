@@ -1,0 +1,13 @@
+// Three mistakes, three errors, in one build.
+use superloops::prelude::*;
+
+struct Feed;
+
+#[superloop(grace = "5 sec0nds", max_failures = 3)]
+impl Feed {
+    fn on_start(&mut self) {}
+    fn on_strop(&mut self) {}
+    fn cycle(&self, _ctx: &Ctx) {}
+}
+
+fn main() {}
