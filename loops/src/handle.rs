@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use crate::controller::{GroupEvent, Link};
 use crate::ctx::{Control, Ctx};
 use crate::{LoopConfig, LoopError, LoopState, LoopStatus, Signal, SuperLoop};
 
@@ -107,6 +108,12 @@ struct State<T> {
     awaiting: Option<u64>,
     /// Wanted running: started, and not asked to stop since (`is_running`).
     wanted: bool,
+    /// Its group should keep it running: set by every start, cleared only by a `stop` from
+    /// outside the loop. A thread that ends while this is set (a panic, `ctx.stop()`,
+    /// `stop_on_failure`) is restarted by the supervisor.
+    supervised: bool,
+    /// The supervisor this loop reports to, once added to a controller.
+    link: Option<Link>,
     /// A start waits for the value (or for the current thread to end) and runs then.
     queued_start: bool,
     /// The thread inside `start`/`stop`/`hard_reset` running hooks on its own stack.
@@ -141,6 +148,16 @@ struct Abandoned {
     thread_id: ThreadId,
     /// Dropped (detached) when the thread ends: nobody waits for an abandoned thread.
     _thread: Option<JoinHandle<()>>,
+}
+
+/// What phase one of a stop left for phase two.
+pub(crate) enum StopBegun {
+    /// There was no current thread; `clean`: no abandoned thread is running either.
+    Idle { clean: bool },
+    /// Its thread was signalled; `busy` is held for phase two.
+    Waiting { name: Arc<str> },
+    /// A nested group's members, by index, in the order they were signalled.
+    Nested(Vec<(usize, StopBegun)>),
 }
 
 /// The failure budget: a count, or a sliding window of failure times under `within`.
@@ -239,6 +256,8 @@ impl<T: SuperLoop> LoopHandle<T> {
                         abandoned: Vec::new(),
                         awaiting: None,
                         wanted: false,
+                        supervised: false,
+                        link: None,
                         queued_start: false,
                         busy: None,
                         starting: false,
@@ -255,6 +274,10 @@ impl<T: SuperLoop> LoopHandle<T> {
     }
 
     fn inner(&self) -> &Arc<Inner<T>> {
+        &self.owner.inner
+    }
+
+    pub(crate) fn inner_ref(&self) -> &Arc<Inner<T>> {
         &self.owner.inner
     }
 
@@ -471,6 +494,7 @@ impl<T: SuperLoop> Inner<T> {
         me: ThreadId,
     ) -> bool {
         st.queued_start = false;
+        st.supervised = true;
         if let Some(run) = &st.run {
             let stopping = run.stop.is_go();
             let name = run.name.clone();
@@ -703,8 +727,15 @@ impl<T: SuperLoop> Inner<T> {
                     run.ended = true;
                 }
             } else {
-                // Nobody waits: detach; this thread returns right after.
+                // Nobody waits: detach; this thread returns right after. Its supervisor
+                // decides whether to start it again.
                 st.run = None;
+                if let Some(link) = &st.link {
+                    link.send(GroupEvent::Ended {
+                        index: link.index,
+                        gen,
+                    });
+                }
             }
         } else {
             tracing::info!(thread = %name, "Abandoned thread exited");
@@ -753,15 +784,32 @@ impl<T: SuperLoop> Inner<T> {
     }
 
     /// The body of `stop`, with `busy` free and the lock held.
-    fn stop_locked<'a>(
+    fn stop_locked<'a>(self: &'a Arc<Self>, st: MutexGuard<'a, State<T>>, me: ThreadId) -> bool {
+        let begun = self.stop_begin(st, me, true);
+        // The grace counts from the request: it is the thread's time to react.
+        let deadline = Instant::now().checked_add(self.config.grace);
+        self.stop_finish(begun, deadline)
+    }
+
+    /// Phase one of a stop, with `busy` free and the lock held: no longer wanted running,
+    /// its thread signalled, `busy` claimed until [`stop_finish`](Self::stop_finish).
+    /// `unsupervise`: a stop from outside takes the loop out of its group's supervision; a
+    /// group's own reset does not.
+    fn stop_begin<'a>(
         self: &'a Arc<Self>,
         mut st: MutexGuard<'a, State<T>>,
         me: ThreadId,
-    ) -> bool {
+        unsupervise: bool,
+    ) -> StopBegun {
         st.wanted = false;
         st.queued_start = false;
+        if unsupervise {
+            st.supervised = false;
+        }
         let Some(run) = st.run.as_mut() else {
-            return st.abandoned.is_empty();
+            return StopBegun::Idle {
+                clean: st.abandoned.is_empty(),
+            };
         };
         run.joiner = true;
         let signal = run.stop.clone();
@@ -771,9 +819,22 @@ impl<T: SuperLoop> Inner<T> {
         if signal.go() {
             tracing::info!(thread = %name, "Stopping");
         }
-        // Deadline after the request: the grace is the thread's time to react.
-        let deadline = Instant::now().checked_add(self.config.grace);
+        StopBegun::Waiting { name }
+    }
 
+    /// Phase two of a stop: waits until the thread has ended or `deadline` (`None`: forever),
+    /// then runs `on_stop` here, or abandons the thread. Releases `busy`. True when no thread
+    /// of the loop is left running.
+    pub(crate) fn stop_finish(
+        self: &Arc<Self>,
+        begun: StopBegun,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let name = match begun {
+            StopBegun::Idle { clean } => return clean,
+            StopBegun::Waiting { name } => name,
+            StopBegun::Nested(_) => unreachable!("a loop's stop is never nested"),
+        };
         let mut st = self.lock();
         loop {
             if st.run.as_ref().is_none_or(|r| r.ended) {
@@ -829,6 +890,55 @@ impl<T: SuperLoop> Inner<T> {
             self.release(st);
             false
         }
+    }
+
+    pub(crate) fn set_link(&self, link: Link) {
+        self.lock().link = Some(link);
+    }
+
+    pub(crate) fn clear_failures(&self) {
+        self.lock().failures.clear();
+    }
+
+    /// For the supervisor: starts it again if it is still supervised and thread `gen` was
+    /// its last one.
+    pub(crate) fn restart_if_ended(self: &Arc<Self>, gen: u64) -> bool {
+        let mut st = self.lock();
+        self.wait_not_busy(&mut st);
+        if st.supervised && st.run.is_none() && !st.queued_start && st.generations == gen + 1 {
+            self.start_locked(st, thread::current().id())
+        } else {
+            false
+        }
+    }
+
+    /// For a reset's restart phase: starts it if it is still supervised (a member stopped
+    /// from outside meanwhile stays stopped).
+    pub(crate) fn restart_supervised(self: &Arc<Self>) -> bool {
+        let mut st = self.lock();
+        self.wait_not_busy(&mut st);
+        if st.supervised {
+            self.start_locked(st, thread::current().id())
+        } else {
+            false
+        }
+    }
+
+    /// Phase one of a stop for a group operation. From the loop's own thread or its own
+    /// hook it only asks (it cannot wait for itself).
+    pub(crate) fn begin_stop_from_supervisor(self: &Arc<Self>, unsupervise: bool) -> StopBegun {
+        let me = thread::current().id();
+        let mut st = self.lock();
+        if st.is_own_thread(me) || st.busy == Some(me) {
+            if unsupervise {
+                st.supervised = false;
+            }
+            drop(st);
+            self.request_stop(None);
+            return StopBegun::Idle { clean: false };
+        }
+        self.wait_not_busy(&mut st);
+        self.stop_begin(st, me, unsupervise)
     }
 
     fn hard_reset(self: &Arc<Self>) -> bool {
@@ -889,6 +999,11 @@ impl<T: SuperLoop> Inner<T> {
         }
         let (n, exceeded) = st.failures.record(&self.config);
         let name = st.display_name(&self.config);
+        if exceeded {
+            if let Some(link) = &st.link {
+                link.send(GroupEvent::Exceeded { index: link.index });
+            }
+        }
         drop(st);
         let max = self.config.max_failures;
         if exceeded {

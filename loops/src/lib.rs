@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod controller;
 mod ctx;
 mod error;
 mod handle;
@@ -58,6 +59,9 @@ mod status;
 pub mod __private;
 
 pub use config::LoopConfig;
+pub use controller::{
+    GroupHealth, LoopController, MemberHealth, MemberRef, Strategy, Supervise, DEFAULT_BACKOFF,
+};
 pub use ctx::{Ctx, RecvError};
 pub use error::LoopError;
 pub use handle::LoopHandle;
@@ -75,7 +79,8 @@ pub use crossbeam_channel as channel;
 /// Everything a loop author needs: `use superloops::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        superloop, Ctx, LoopConfig, LoopError, LoopHandle, LoopState, LoopStatus, Signal, SuperLoop,
+        superloop, Ctx, GroupHealth, LoopConfig, LoopController, LoopError, LoopHandle, LoopState,
+        LoopStatus, MemberHealth, Signal, Strategy, SuperLoop, Supervise,
     };
 }
 

@@ -1,0 +1,1025 @@
+//! [`LoopController`]: a supervisor that keeps a set of loops healthy together.
+//!
+//! # How the supervisor works
+//!
+//! Every member reports to the controller's channel: `Exceeded` when a failure exceeds its
+//! budget, `Ended` when its thread ends without anyone stopping it (a panic, `ctx.stop()`,
+//! `stop_on_failure`). The supervisor thread blocks on that channel and on nothing else, so it
+//! uses no CPU while members are healthy (Guarantee 8), and no event is ever dropped: a
+//! failure that exceeds a budget while a reset runs waits in the channel and causes another
+//! reset (Guarantee 4).
+//!
+//! Group-level operations (`maintain_loops`, `stop_loops`, a reset's stop phase and restart
+//! phase) are serialised by the controller's `busy` flag, waited on with a condvar, never a
+//! lock held across user code. A reset's backoff delay and `on_reset` run with `busy` free, so
+//! `stop` is never kept waiting by them, and a member stopped from outside is never restarted
+//! by a reset that was already under way (Guarantee 7).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
+
+use crate::handle::{panic_message, StopBegun};
+use crate::{LoopHandle, LoopState, LoopStatus, Signal, SuperLoop};
+
+/// What a member tells its supervisor.
+pub(crate) enum GroupEvent {
+    /// A failure exceeded the member's budget.
+    Exceeded { index: usize },
+    /// The member's thread `gen` ended without being stopped by anyone.
+    Ended { index: usize, gen: u64 },
+    /// The supervisor thread should end.
+    Shutdown,
+}
+
+/// A member's line to its supervisor.
+#[derive(Clone)]
+pub(crate) struct Link {
+    tx: Sender<GroupEvent>,
+    /// Events sent and not yet handled, shared with the controller (for `wait_green`).
+    pending: Arc<AtomicUsize>,
+    pub(crate) index: usize,
+}
+
+impl Link {
+    pub(crate) fn send(&self, event: GroupEvent) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        // Unbounded: never blocks. The receiver lives as long as the controller.
+        if self.tx.send(event).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The supervisor's view of a member: a loop, or a nested group.
+pub(crate) trait Member: Send + Sync {
+    fn name(&self) -> String;
+    fn resets_globally(&self) -> bool;
+    fn set_link(&self, link: Link);
+    /// Starts it (and puts it under supervision again).
+    fn start(&self) -> bool;
+    /// Starts it again if it is still supervised and thread `gen` was its last.
+    fn restart_if_ended(&self, gen: u64) -> bool;
+    /// Restarts it as part of a reset: only if still supervised (not stopped from outside).
+    fn restart_supervised(&self) -> bool;
+    fn begin_stop(&self, unsupervise: bool) -> StopBegun;
+    /// Waits for the stop begun at `signalled` for at most the member's own grace from then.
+    fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool;
+    /// Ends any supervisor thread of its own (nested groups).
+    fn shutdown(&self) {}
+    fn is_alive(&self) -> bool;
+    fn is_stalled(&self) -> bool;
+    fn clear_failures(&self);
+    fn health(&self) -> MemberHealth;
+}
+
+/// A member handle as the controller holds it. Opaque; see [`Supervise`].
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct MemberRef(pub(crate) Arc<dyn Member>);
+
+/// Something a [`LoopController`] can supervise: a [`LoopHandle`], a `loop_group!` group, or
+/// another controller (a supervision tree).
+pub trait Supervise {
+    #[doc(hidden)]
+    fn __member(&self) -> MemberRef;
+}
+
+impl<T: SuperLoop> Supervise for LoopHandle<T> {
+    fn __member(&self) -> MemberRef {
+        MemberRef(Arc::new(self.clone()))
+    }
+}
+
+/// How a group restarts its members when one exceeds its failure budget (Erlang/OTP's
+/// supervisor strategies).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Restart every member that resets globally (SuperLoops' behaviour).
+    #[default]
+    OneForAll,
+    /// Restart only the member that exceeded its budget.
+    OneForOne,
+    /// Restart the member that exceeded its budget and every member declared after it that
+    /// resets globally.
+    RestForOne,
+}
+
+/// The default backoff between resets that follow each other: from 10 ms up to 5 s.
+pub const DEFAULT_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(10), Duration::from_secs(5));
+
+/// The delay before a reset: none after a quiet spell (no reset for `max`, or none yet);
+/// otherwise `min`, then twice the previous delay, up to `max`.
+fn next_backoff(
+    previous: Duration,
+    since_last: Option<Duration>,
+    (min, max): (Duration, Duration),
+) -> Duration {
+    match since_last {
+        None => Duration::ZERO,
+        Some(gap) if gap >= max => Duration::ZERO,
+        Some(_) if previous.is_zero() => min,
+        Some(_) => (previous * 2).min(max),
+    }
+}
+
+/// How a group is configured; set through [`LoopController`]'s builder methods.
+#[derive(Clone)]
+struct Settings {
+    name: Arc<str>,
+    strategy: Strategy,
+    max_restarts: Option<(u32, Duration)>,
+    backoff: (Duration, Duration),
+    on_reset: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+/// A supervisor for a set of loops known at run time: SuperLoops' `LoopController`, with
+/// OTP's strategies, restart limits and backoff. `loop_group!` builds one for a set known at
+/// compile time.
+///
+/// ```
+/// use std::time::Duration;
+/// use superloops::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Fetch;
+/// #[superloop(grace = "1s", max_failures = 0)]
+/// impl Fetch {
+///     fn cycle(&mut self, ctx: &Ctx) { ctx.sleep(Duration::from_secs(60)); }
+/// }
+/// #[derive(Default)]
+/// struct Store;
+/// #[superloop(grace = "1s")]
+/// impl Store {
+///     fn cycle(&mut self, ctx: &Ctx) { ctx.sleep(Duration::from_secs(60)); }
+/// }
+///
+/// let (reset_tx, resets) = superloops::channel::unbounded();
+/// let controller = LoopController::new().on_reset(move || { let _ = reset_tx.send(()); });
+/// let fetch = controller.new_loop(Fetch);
+/// let store = controller.new_loop(Store);
+/// controller.start();            // the supervisor thread, LoopController_0
+/// controller.maintain_loops();   // Fetch_0, Store_0
+///
+/// assert!(fetch.failure());      // exceeds max_failures = 0: both restart
+/// resets.recv().unwrap();
+/// controller.wait_green(Duration::from_secs(10));
+/// assert_eq!(store.thread_name().as_deref(), Some("Store_1"));
+/// controller.stop();
+/// assert!(!controller.has_alive_loops());
+/// ```
+#[derive(Clone)]
+pub struct LoopController {
+    owner: Arc<Owner>,
+}
+
+/// Shared by every clone; its drop (the last clone's) stops everything.
+struct Owner {
+    ctrl: Arc<Ctrl>,
+}
+
+struct Ctrl {
+    /// Itself, so that a nested group started through `&self` can spawn its supervisor.
+    me: Weak<Ctrl>,
+    settings: Mutex<Settings>,
+    members: Mutex<Vec<(String, Arc<dyn Member>)>>,
+    tx: Sender<GroupEvent>,
+    rx: Receiver<GroupEvent>,
+    /// Member events sent and not yet handled.
+    pending: Arc<AtomicUsize>,
+    state: Mutex<CtrlState>,
+    changed: Condvar,
+}
+
+struct CtrlState {
+    /// A group operation (maintain, stop, a reset phase) is under way.
+    busy: bool,
+    supervisor: Option<Supervisor>,
+    /// Supervisor threads started so far: the next is `{name}_{generations}`.
+    generations: u64,
+    /// The green light: no reset is under way and the group has not given up.
+    green: bool,
+    /// Gave up after too many restarts.
+    failed: bool,
+    resets: u64,
+    reset_times: VecDeque<Instant>,
+    last_reset: Option<Instant>,
+    /// The delay before the next reset, if it follows the last one closely.
+    backoff: Duration,
+    parent: Option<Link>,
+}
+
+struct Supervisor {
+    thread: JoinHandle<()>,
+    shutdown: Signal,
+    name: Arc<str>,
+}
+
+impl Default for LoopController {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LoopController {
+    /// A controller named `LoopController`, with the default strategy (`OneForAll`), no
+    /// restart limit (it never gives up, like SuperLoops) and the default backoff.
+    pub fn new() -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        LoopController {
+            owner: Arc::new(Owner {
+                ctrl: Arc::new_cyclic(|me| Ctrl {
+                    me: me.clone(),
+                    pending: Arc::new(AtomicUsize::new(0)),
+                    settings: Mutex::new(Settings {
+                        name: Arc::from("LoopController"),
+                        strategy: Strategy::OneForAll,
+                        max_restarts: None,
+                        backoff: DEFAULT_BACKOFF,
+                        on_reset: None,
+                    }),
+                    members: Mutex::new(Vec::new()),
+                    tx,
+                    rx,
+                    state: Mutex::new(CtrlState {
+                        busy: false,
+                        supervisor: None,
+                        generations: 0,
+                        green: true,
+                        failed: false,
+                        resets: 0,
+                        reset_times: VecDeque::new(),
+                        last_reset: None,
+                        backoff: Duration::ZERO,
+                        parent: None,
+                    }),
+                    changed: Condvar::new(),
+                }),
+            }),
+        }
+    }
+
+    fn ctrl(&self) -> &Arc<Ctrl> {
+        &self.owner.ctrl
+    }
+
+    /// Names the supervisor thread (`{name}_{n}`) and the group in logs and health.
+    pub fn named(self, name: impl Into<String>) -> Self {
+        self.ctrl().settings.lock().name = Arc::from(name.into());
+        self
+    }
+
+    /// Sets the restart strategy.
+    pub fn strategy(self, strategy: Strategy) -> Self {
+        self.ctrl().settings.lock().strategy = strategy;
+        self
+    }
+
+    /// Gives up past `max` resets within `within`: stops every member and reports the group
+    /// failed (to its parent group, when nested).
+    pub fn max_restarts(self, max: u32, within: Duration) -> Self {
+        self.ctrl().settings.lock().max_restarts = Some((max, within));
+        self
+    }
+
+    /// Backoff between resets that follow each other: the first reset after a quiet spell
+    /// (no reset for `max`) is immediate, the next waits `min`, then twice as long each time,
+    /// up to `max`.
+    pub fn backoff(self, min: Duration, max: Duration) -> Self {
+        self.ctrl().settings.lock().backoff = (min, max.max(min));
+        self
+    }
+
+    /// A callback run during every reset, after the members have stopped and before they
+    /// start again. A panic in it is logged, not fatal.
+    pub fn on_reset(self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.ctrl().settings.lock().on_reset = Some(Arc::new(f));
+        self
+    }
+
+    /// Adds `value` as a new member loop and returns its handle.
+    pub fn new_loop<T: SuperLoop>(&self, value: T) -> LoopHandle<T> {
+        let handle = LoopHandle::new(value);
+        self.add(&handle);
+        handle
+    }
+
+    /// Adds an existing loop handle, group or controller as a member. Members start in the
+    /// order they were added and stop in reverse.
+    pub fn add(&self, member: &impl Supervise) {
+        let member = member.__member().0;
+        let ctrl = self.ctrl();
+        let index = {
+            let mut members = ctrl.members.lock();
+            members.push((member.name(), member.clone()));
+            members.len() - 1
+        };
+        member.set_link(Link {
+            tx: ctrl.tx.clone(),
+            pending: ctrl.pending.clone(),
+            index,
+        });
+    }
+
+    /// Starts the supervisor thread (`LoopController_0`, or the group's name), if it is not
+    /// running. It does not start the members: see [`maintain_loops`](Self::maintain_loops).
+    pub fn start(&self) -> bool {
+        self.ctrl().start_supervisor()
+    }
+
+    /// Starts every member whose thread is not alive, in order (and puts it under
+    /// supervision again).
+    pub fn maintain_loops(&self) {
+        self.ctrl().maintain();
+    }
+
+    /// Stops every member: all are asked at once, in reverse order, and waited for at most
+    /// the longest grace. They are out of supervision until started again. True when no
+    /// member thread is left running.
+    pub fn stop_loops(&self) -> bool {
+        self.ctrl().stop_members()
+    }
+
+    /// Stops every member, then the supervisor thread. A reset under way is cut short:
+    /// nothing it had not restarted yet is started. True when no member thread is left
+    /// running.
+    pub fn stop(&self) -> bool {
+        self.ctrl().stop_all()
+    }
+
+    /// Whether any member's thread is alive.
+    pub fn has_alive_loops(&self) -> bool {
+        self.ctrl().members().iter().any(|(_, m)| m.is_alive())
+    }
+
+    /// The health of the members whose thread is alive.
+    pub fn alive_loops(&self) -> Vec<MemberHealth> {
+        self.ctrl()
+            .members()
+            .iter()
+            .filter(|(_, m)| m.is_alive())
+            .map(|(_, m)| m.health())
+            .collect()
+    }
+
+    /// The health of members that should run but do not: wanted running (or under
+    /// supervision) with no live thread, or left with an abandoned thread.
+    pub fn stalled_loops(&self) -> Vec<MemberHealth> {
+        self.ctrl()
+            .members()
+            .iter()
+            .filter(|(_, m)| m.is_stalled())
+            .map(|(_, m)| m.health())
+            .collect()
+    }
+
+    /// A snapshot of the group: the green light, resets, and each member's status.
+    pub fn health(&self) -> GroupHealth {
+        self.ctrl().health()
+    }
+
+    /// Whether the green light is on: no reset under way, not given up.
+    pub fn is_green(&self) -> bool {
+        self.ctrl().state.lock().green
+    }
+
+    /// Waits until the green light is on (a reset under way has finished) or `timeout`
+    /// passes; true if it is on.
+    pub fn wait_green(&self, timeout: Duration) -> bool {
+        let ctrl = self.ctrl();
+        let deadline = Instant::now() + timeout;
+        let mut st = ctrl.state.lock();
+        while !(st.green && ctrl.pending.load(Ordering::SeqCst) == 0) {
+            if ctrl.changed.wait_until(&mut st, deadline).timed_out() {
+                return st.green && ctrl.pending.load(Ordering::SeqCst) == 0;
+            }
+        }
+        true
+    }
+
+    /// Resets performed so far.
+    pub fn resets(&self) -> u64 {
+        self.ctrl().state.lock().resets
+    }
+}
+
+impl fmt::Debug for LoopController {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LoopController")
+            .field(&self.health())
+            .finish()
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.ctrl.stop_all();
+    }
+}
+
+impl Supervise for LoopController {
+    fn __member(&self) -> MemberRef {
+        MemberRef(self.ctrl().clone())
+    }
+}
+
+impl Ctrl {
+    fn name(&self) -> Arc<str> {
+        self.settings.lock().name.clone()
+    }
+
+    fn members(&self) -> Vec<(String, Arc<dyn Member>)> {
+        self.members.lock().clone()
+    }
+
+    /// Waits until no group operation is under way, and claims `busy`.
+    fn claim(&self) {
+        let mut st = self.state.lock();
+        while st.busy {
+            self.changed.wait(&mut st);
+        }
+        st.busy = true;
+    }
+
+    fn release(&self) {
+        let mut st = self.state.lock();
+        st.busy = false;
+        self.changed.notify_all();
+    }
+
+    fn set_green(&self, on: bool) {
+        let mut st = self.state.lock();
+        st.green = on;
+        self.changed.notify_all();
+    }
+
+    fn start_supervisor(self: &Arc<Self>) -> bool {
+        let mut st = self.state.lock();
+        if st.supervisor.is_some() {
+            return false;
+        }
+        let name: Arc<str> = Arc::from(format!("{}_{}", self.name(), st.generations));
+        let shutdown = Signal::new();
+        let spawned = {
+            let ctrl = self.clone();
+            let shutdown = shutdown.clone();
+            let name = name.clone();
+            thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || ctrl.supervise(&name, &shutdown))
+        };
+        match spawned {
+            Ok(thread) => {
+                st.generations += 1;
+                st.supervisor = Some(Supervisor {
+                    thread,
+                    shutdown,
+                    name: name.clone(),
+                });
+                tracing::info!(thread = %name, "Started");
+                true
+            }
+            Err(e) => {
+                tracing::error!(thread = %name, "Could not spawn the supervisor thread: {e}");
+                false
+            }
+        }
+    }
+
+    /// The supervisor thread: blocks on the members' events, handles each in turn.
+    fn supervise(self: &Arc<Self>, name: &Arc<str>, shutdown: &Signal) {
+        let span = tracing::info_span!("supervisor", thread = %name);
+        let _entered = span.enter();
+        while let Ok(event) = self.rx.recv() {
+            if shutdown.is_go() {
+                break;
+            }
+            match event {
+                GroupEvent::Shutdown => break,
+                GroupEvent::Exceeded { index } => self.reset(index, name, shutdown),
+                GroupEvent::Ended { index, gen } => self.restart_ended(index, gen, name, shutdown),
+            }
+            // Handled: wake `wait_green` callers, who also wait for the queue to drain.
+            let _st = self.state.lock();
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            self.changed.notify_all();
+        }
+        tracing::info!(thread = %name, "Exited gracefully");
+    }
+
+    /// A member's thread ended with nobody stopping it: start it again if it is still
+    /// supervised and nothing else has started it since.
+    fn restart_ended(&self, index: usize, gen: u64, name: &Arc<str>, shutdown: &Signal) {
+        let Some(member) = self.members.lock().get(index).map(|(_, m)| m.clone()) else {
+            return;
+        };
+        if self.state.lock().failed {
+            return;
+        }
+        self.claim();
+        if !shutdown.is_go() && member.restart_if_ended(gen) {
+            tracing::info!(
+                thread = %name,
+                member = %member.name(),
+                "Restarted a member whose thread ended"
+            );
+        }
+        self.release();
+    }
+
+    /// The members a reset triggered by `trigger` restarts, in declaration order.
+    fn restart_set(&self, members: &[(String, Arc<dyn Member>)], trigger: usize) -> Vec<usize> {
+        let strategy = self.settings.lock().strategy;
+        let global = |i: usize| members[i].1.resets_globally();
+        match strategy {
+            Strategy::OneForOne => vec![trigger],
+            Strategy::OneForAll => (0..members.len())
+                .filter(|&i| global(i) || (i == trigger && !members[i].1.is_alive()))
+                .collect(),
+            Strategy::RestForOne => (0..members.len())
+                .filter(|&i| i == trigger || (i > trigger && global(i)))
+                .collect(),
+        }
+    }
+
+    /// One reset, triggered by member `trigger` exceeding its budget.
+    fn reset(self: &Arc<Self>, trigger: usize, name: &Arc<str>, shutdown: &Signal) {
+        let members = self.members();
+        if trigger >= members.len() {
+            return;
+        }
+        let settings = self.settings.lock().clone();
+        let now = Instant::now();
+
+        // The restart limit and the backoff.
+        let delay = {
+            let mut st = self.state.lock();
+            if st.failed {
+                return; // gave up: only a start brings the group back
+            }
+            if let Some((max, window)) = settings.max_restarts {
+                while st
+                    .reset_times
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > window)
+                {
+                    st.reset_times.pop_front();
+                }
+                if st.reset_times.len() as u32 >= max {
+                    drop(st);
+                    self.give_up(name, max, window);
+                    return;
+                }
+                st.reset_times.push_back(now);
+            }
+            let since_last = st.last_reset.map(|last| now.duration_since(last));
+            st.backoff = next_backoff(st.backoff, since_last, settings.backoff);
+            st.green = false;
+            st.resets += 1;
+            st.backoff
+        };
+
+        let set = self.restart_set(&members, trigger);
+        tracing::warn!(
+            thread = %name,
+            trigger = %members[trigger].0,
+            "Stopping loops"
+        );
+
+        // Stop phase: every member of the set signalled at once, in reverse order; each then
+        // gets its own grace from that instant, so the whole wait is at most the longest.
+        self.claim();
+        let begun: Vec<_> = set
+            .iter()
+            .rev()
+            .map(|&i| (i, members[i].1.begin_stop(false)))
+            .collect();
+        let signalled = Instant::now();
+        for (i, b) in begun {
+            members[i].1.finish_stop(b, signalled);
+        }
+        self.release();
+
+        if !delay.is_zero() {
+            tracing::info!(thread = %name, ?delay, "Backing off before restarting");
+            if shutdown.wait_timeout(delay) {
+                return;
+            }
+        }
+        if let Some(on_reset) = &settings.on_reset {
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| on_reset())) {
+                tracing::error!(
+                    thread = %name,
+                    "panic in on_reset: {}; restarting anyway",
+                    panic_message(&*p)
+                );
+            }
+        }
+
+        // Restart phase, in declaration order; stop wins.
+        tracing::info!(thread = %name, "Restarting loops");
+        self.claim();
+        for &i in &set {
+            if shutdown.is_go() {
+                break;
+            }
+            // A clean slate: failures of the run that was reset do not count against the new one.
+            members[i].1.clear_failures();
+            members[i].1.restart_supervised();
+        }
+        {
+            let mut st = self.state.lock();
+            st.last_reset = Some(Instant::now());
+            st.busy = false;
+            st.green = !shutdown.is_go();
+            self.changed.notify_all();
+        }
+    }
+
+    fn give_up(&self, name: &Arc<str>, max: u32, window: Duration) {
+        tracing::error!(
+            thread = %name,
+            "More than {max} restarts within {window:?}: giving up; stopping every member"
+        );
+        self.stop_members_inner(true);
+        let parent = {
+            let mut st = self.state.lock();
+            st.failed = true;
+            st.green = false;
+            self.changed.notify_all();
+            st.parent.clone()
+        };
+        if let Some(parent) = parent {
+            parent.send(GroupEvent::Exceeded {
+                index: parent.index,
+            });
+        }
+    }
+
+    fn maintain(&self) {
+        let members = self.members();
+        self.claim();
+        {
+            let mut st = self.state.lock();
+            st.failed = false;
+            st.green = true;
+        }
+        for (_, member) in &members {
+            if !member.is_alive() {
+                member.start();
+            }
+        }
+        self.release();
+    }
+
+    fn stop_members(&self) -> bool {
+        self.stop_members_inner(true)
+    }
+
+    /// Stops every member at once (reverse order), with one shared deadline.
+    fn stop_members_inner(&self, unsupervise: bool) -> bool {
+        let members = self.members();
+        self.claim();
+        let begun: Vec<_> = members
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
+            .collect();
+        let signalled = Instant::now();
+        let mut clean = true;
+        for (i, b) in begun {
+            clean &= members[i].1.finish_stop(b, signalled);
+        }
+        self.release();
+        clean
+    }
+
+    fn stop_supervisor(&self) {
+        let supervisor = self.state.lock().supervisor.take();
+        if let Some(sup) = supervisor {
+            sup.shutdown.go();
+            let _ = self.tx.send(GroupEvent::Shutdown);
+            if sup.thread.thread().id() == thread::current().id() {
+                return; // stopped from a hook the supervisor runs: it ends when that returns
+            }
+            if sup.thread.join().is_err() {
+                tracing::error!(thread = %sup.name, "The supervisor thread panicked");
+            }
+        }
+    }
+
+    fn stop_all(&self) -> bool {
+        // Signal the supervisor first, so a reset under way restarts nothing more.
+        let shutdown = self
+            .state
+            .lock()
+            .supervisor
+            .as_ref()
+            .map(|s| s.shutdown.clone());
+        if let Some(s) = shutdown {
+            s.go();
+        }
+        let clean = self.stop_members();
+        for (_, member) in self.members() {
+            member.shutdown();
+        }
+        self.stop_supervisor();
+        self.set_green(true);
+        clean
+    }
+
+    fn health(&self) -> GroupHealth {
+        let st = self.state.lock();
+        let (green, failed, resets, backoff) = (st.green, st.failed, st.resets, st.backoff);
+        let supervisor = st.supervisor.as_ref().map(|s| s.name.to_string());
+        drop(st);
+        GroupHealth {
+            name: self.name().to_string(),
+            supervisor,
+            green,
+            failed,
+            resets,
+            backoff,
+            members: self.members().iter().map(|(_, m)| m.health()).collect(),
+        }
+    }
+}
+
+/// A nested group (or controller) as a member of another group.
+impl Member for Ctrl {
+    fn name(&self) -> String {
+        Ctrl::name(self).to_string()
+    }
+
+    fn resets_globally(&self) -> bool {
+        true
+    }
+
+    fn set_link(&self, link: Link) {
+        self.state.lock().parent = Some(link);
+    }
+
+    fn start(&self) -> bool {
+        if let Some(me) = self.me.upgrade() {
+            me.start_supervisor();
+        }
+        self.maintain();
+        true
+    }
+
+    fn restart_if_ended(&self, _gen: u64) -> bool {
+        false
+    }
+
+    fn restart_supervised(&self) -> bool {
+        Member::start(self)
+    }
+
+    fn begin_stop(&self, unsupervise: bool) -> StopBegun {
+        let members = self.members();
+        self.claim();
+        let begun = members
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
+            .collect();
+        StopBegun::Nested(begun)
+    }
+
+    fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool {
+        let StopBegun::Nested(begun) = begun else {
+            return true;
+        };
+        let members = self.members();
+        let mut clean = true;
+        for (i, b) in begun {
+            clean &= members[i].1.finish_stop(b, signalled);
+        }
+        self.release();
+        clean
+    }
+
+    fn shutdown(&self) {
+        for (_, member) in self.members() {
+            member.shutdown();
+        }
+        self.stop_supervisor();
+    }
+
+    fn is_alive(&self) -> bool {
+        self.members().iter().any(|(_, m)| m.is_alive())
+    }
+
+    fn is_stalled(&self) -> bool {
+        self.state.lock().failed || self.members().iter().any(|(_, m)| m.is_stalled())
+    }
+
+    fn clear_failures(&self) {
+        for (_, member) in self.members() {
+            member.clear_failures();
+        }
+    }
+
+    fn health(&self) -> MemberHealth {
+        MemberHealth::Group(Ctrl::health(self))
+    }
+}
+
+/// A snapshot of one member, from [`GroupHealth`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemberHealth {
+    /// A loop.
+    Loop(LoopStatus),
+    /// A nested group.
+    Group(GroupHealth),
+}
+
+impl MemberHealth {
+    /// The member's name: the loop's (thread name prefix) or the group's.
+    pub fn name(&self) -> &str {
+        match self {
+            MemberHealth::Loop(s) => s.name,
+            MemberHealth::Group(g) => &g.name,
+        }
+    }
+
+    /// Whether any thread of the member is alive.
+    pub fn alive(&self) -> bool {
+        match self {
+            MemberHealth::Loop(s) => s.alive,
+            MemberHealth::Group(g) => g.members.iter().any(MemberHealth::alive),
+        }
+    }
+}
+
+/// A snapshot of a group, from [`LoopController::health`]: readable by a person (`Display`
+/// prints a small table) and by a probe (the fields).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupHealth {
+    /// The group's name.
+    pub name: String,
+    /// The supervisor thread's name, if it is running.
+    pub supervisor: Option<String>,
+    /// The green light: no reset under way and not given up.
+    pub green: bool,
+    /// Gave up after too many restarts.
+    pub failed: bool,
+    /// Resets performed so far.
+    pub resets: u64,
+    /// The delay the last reset waited before restarting (backoff).
+    pub backoff: Duration,
+    /// Each member, in declaration order.
+    pub members: Vec<MemberHealth>,
+}
+
+impl GroupHealth {
+    fn write_rows(&self, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
+        for member in &self.members {
+            match member {
+                MemberHealth::Loop(s) => {
+                    let name = s.thread_name.as_deref().unwrap_or(s.name);
+                    writeln!(
+                        f,
+                        "{:indent$}{:<w$}  {:<9}  {:<5}  {:>8}  {:>8}  {}",
+                        "",
+                        name,
+                        s.state,
+                        if s.alive { "yes" } else { "no" },
+                        format!("{}/{}", s.failures, s.max_failures),
+                        s.restarts,
+                        s.last_error.as_deref().unwrap_or("-"),
+                        w = 20usize.saturating_sub(indent),
+                    )?;
+                }
+                MemberHealth::Group(g) => {
+                    writeln!(
+                        f,
+                        "{:indent$}{:<w$}  {:<9}  {:<5}  {:>8}  {:>8}  -",
+                        "",
+                        g.name,
+                        g.state(),
+                        if member.alive() { "yes" } else { "no" },
+                        "",
+                        g.resets,
+                        w = 20usize.saturating_sub(indent),
+                    )?;
+                    g.write_rows(f, indent + 2)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `green`, `resetting`, or `failed`.
+    fn state(&self) -> &'static str {
+        if self.failed {
+            "failed"
+        } else if self.green {
+            "green"
+        } else {
+            "resetting"
+        }
+    }
+}
+
+impl fmt::Display for GroupHealth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} [{}] resets={} supervisor={}",
+            self.name,
+            self.state(),
+            self.resets,
+            self.supervisor.as_deref().unwrap_or("stopped")
+        )?;
+        writeln!(
+            f,
+            "{:<20}  {:<9}  {:<5}  {:>8}  {:>8}  last error",
+            "member", "state", "alive", "failures", "restarts"
+        )?;
+        self.write_rows(f, 0)
+    }
+}
+
+/// A loop as a member.
+impl<T: SuperLoop> Member for LoopHandle<T> {
+    fn name(&self) -> String {
+        self.config().name.to_owned()
+    }
+    fn resets_globally(&self) -> bool {
+        self.config().reset_globally
+    }
+    fn set_link(&self, link: Link) {
+        self.inner_ref().set_link(link);
+    }
+    fn start(&self) -> bool {
+        LoopHandle::start(self)
+    }
+    fn restart_if_ended(&self, gen: u64) -> bool {
+        self.inner_ref().restart_if_ended(gen)
+    }
+    fn restart_supervised(&self) -> bool {
+        self.inner_ref().restart_supervised()
+    }
+    fn begin_stop(&self, unsupervise: bool) -> StopBegun {
+        self.inner_ref().begin_stop_from_supervisor(unsupervise)
+    }
+    fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool {
+        let deadline = signalled.checked_add(self.config().grace);
+        self.inner_ref().stop_finish(begun, deadline)
+    }
+    fn is_alive(&self) -> bool {
+        LoopHandle::is_alive(self)
+    }
+    fn is_stalled(&self) -> bool {
+        let status = self.status();
+        matches!(status.state, LoopState::Failed | LoopState::Abandoned)
+            || (status.state == LoopState::Starting
+                && !status.alive
+                && status.abandoned_threads > 0)
+    }
+    fn clear_failures(&self) {
+        self.inner_ref().clear_failures();
+    }
+    fn health(&self) -> MemberHealth {
+        MemberHealth::Loop(self.status())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_immediate_after_a_quiet_spell_then_doubles_up_to_the_cap() {
+        let ms = Duration::from_millis;
+        let b = (ms(10), ms(40));
+        let close = Some(ms(1));
+        assert_eq!(
+            next_backoff(Duration::ZERO, None, b),
+            Duration::ZERO,
+            "first reset"
+        );
+        assert_eq!(next_backoff(Duration::ZERO, close, b), ms(10));
+        assert_eq!(next_backoff(ms(10), close, b), ms(20));
+        assert_eq!(next_backoff(ms(20), close, b), ms(40));
+        assert_eq!(next_backoff(ms(40), close, b), ms(40), "capped");
+        assert_eq!(
+            next_backoff(ms(40), Some(ms(40)), b),
+            Duration::ZERO,
+            "quiet spell"
+        );
+    }
+}
