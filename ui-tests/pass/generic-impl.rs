@@ -31,12 +31,23 @@ impl<T: ?Sized + Send + Sync + 'static> Shared<T> {
     fn cycle(&mut self) {}
 }
 
+// Borrowing only `'static` data is fine: the value can still move into its own thread.
+struct Label<'a>(&'a str);
+
+#[superloop]
+impl Label<'static> {
+    fn cycle(&mut self) {
+        let _ = self.0;
+    }
+}
+
 fn assert_loop<T: SuperLoop>() {}
 
 fn main() {
     assert_loop::<Worker<u8, 3>>();
     assert_loop::<Worker<String, 0>>();
     assert_loop::<Shared<str>>();
+    assert_loop::<Label<'static>>();
     assert_eq!(<Worker<u8, 3> as SuperLoop>::CONFIG.name, "Worker");
     assert_eq!(<Worker<u8, 3> as SuperLoop>::CONFIG.max_failures, 2);
     assert_eq!(<Shared<str> as SuperLoop>::CONFIG.name, "Shared");

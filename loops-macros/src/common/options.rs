@@ -5,7 +5,7 @@
 //! is reported and the others are still read (and checked). What a key means is up to the
 //! macro's configuration builder; [`Slot`] and [`Value`] are the pieces it is built from.
 
-use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitBool, LitInt, LitStr, Token, UnOp};
@@ -156,7 +156,7 @@ fn split_commas(tokens: TokenStream) -> Vec<Chunk> {
     let mut current = Vec::new();
     for tree in tokens {
         match &tree {
-            TokenTree::Punct(p) if p.as_char() == ',' && p.spacing() == Spacing::Alone => {
+            TokenTree::Punct(p) if p.as_char() == ',' => {
                 chunks.push(Chunk {
                     tokens: current.drain(..).collect(),
                     comma: Some(p.span()),

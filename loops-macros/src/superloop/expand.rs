@@ -17,6 +17,9 @@ use crate::common::{duration, spans};
 /// `cycle` when it is missing or wrong), so that `value.into_loop()` elsewhere in the user's
 /// code does not cascade into "not a superloop".
 pub(crate) fn superloop_impl(input: &Input, options: &LoopOptions, plan: &Plan) -> TokenStream {
+    if !plan.can_be_a_loop {
+        return TokenStream::new();
+    }
     let item = input.item;
     let self_ty = &item.self_ty;
     let (impl_generics, _, _) = item.generics.split_for_impl();
@@ -35,10 +38,12 @@ pub(crate) fn superloop_impl(input: &Input, options: &LoopOptions, plan: &Plan) 
     .into_iter()
     .filter_map(|hook| plan.hook(hook))
     .map(hook_fn);
-    let send_check = plan.check_send.then(|| send_check(input));
+    let send_check = send_check(input);
 
     quote! {
         #[automatically_derived]
+        // The impl repeats the user's generics with their spans: their lints are the user's.
+        #[allow(clippy::all, clippy::pedantic, clippy::nursery)]
         impl #impl_generics ::superloops::__private::SuperLoop for #self_ty #where_clause {
             const CONFIG: ::superloops::__private::LoopConfig = #config;
             #cycle
@@ -198,6 +203,7 @@ fn send_check(input: &Input) -> TokenStream {
     let self_ty = &item.self_ty;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     quote! {
+        #[allow(clippy::all, clippy::pedantic, clippy::nursery)]
         const _: () = {
             #[allow(dead_code)]
             fn __superloops_check #impl_generics () #where_clause {

@@ -10,12 +10,13 @@ use syn::{FnArg, GenericParam, ImplItemFn, Receiver, ReturnType, Signature, Type
 use super::ast::{Hook, Input, Role};
 use crate::common::{suggest, Ctxt};
 
-/// What to generate: the hooks to forward and whether to check `Send + 'static`.
+/// What to generate: the hooks to forward, or nothing when the type cannot be a loop.
 pub(crate) struct Plan<'a> {
     /// The hooks whose signatures passed, in declaration order, each at most once.
     pub(crate) hooks: Vec<Forward<'a>>,
-    /// False when the self type borrows (already reported): the check would only repeat it.
-    pub(crate) check_send: bool,
+    /// False when the self type borrows (already reported): no `SuperLoop` impl can hold,
+    /// and any would only repeat the error.
+    pub(crate) can_be_a_loop: bool,
 }
 
 impl<'a> Plan<'a> {
@@ -37,7 +38,7 @@ pub(crate) struct Forward<'a> {
 
 /// Checks `input`, reporting every mistake into `cx`.
 pub(crate) fn check<'a>(input: &Input<'a>, cx: &Ctxt) -> Plan<'a> {
-    let check_send = check_static(input, cx);
+    let can_be_a_loop = check_static(input, cx);
 
     let missing_cycle = input.hook(Hook::Cycle).is_none();
     // With `cycle` missing, a method named almost `cycle` is taken to be it, misspelt.
@@ -90,7 +91,10 @@ pub(crate) fn check<'a>(input: &Input<'a>, cx: &Ctxt) -> Plan<'a> {
         }
     }
 
-    Plan { hooks, check_send }
+    Plan {
+        hooks,
+        can_be_a_loop,
+    }
 }
 
 /// A loop's value moves into its own thread, so its type cannot borrow: an error on the first

@@ -1,0 +1,9 @@
+use superloops::prelude::*;
+
+#[superloop]
+enum Feed {
+    Idle,
+    Busy,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use superloops::prelude::*;
+
+#[superloop]
+trait Feed {
+    fn cycle(&mut self);
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use superloops::prelude::*;
+
+struct Feed;
+
+#[superloop]
+impl Feed {
+    fn cycle(&mut self) -> Option<()> {
+        None
+    }
+}
+
+fn main() {}
