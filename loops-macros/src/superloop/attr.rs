@@ -206,10 +206,11 @@ impl Configuration {
 fn unknown_option(key: &Ident) -> syn::Error {
     let name = key.unraw().to_string();
     let takes = format!("`#[superloop]` takes {}", suggest::list(&OPTIONS));
-    let msg = if super::ast::Hook::from_name(&name).is_some() {
+    let msg = if let Some(hook) = super::ast::Hook::from_name(&name) {
         format!(
             "`{name}` is a hook, not an option: write it as a method of the impl block, \
-             `fn {name}(&mut self) {{ … }}`"
+             `{} {{ … }}`",
+            hook.example()
         )
     } else if GROUP_OPTIONS.contains(&name.as_str()) {
         format!("`{name}` is an option of `loop_group!`, not of a loop; {takes}")

@@ -57,7 +57,7 @@ pub(crate) fn superloop_impl(input: &Input, options: &LoopOptions, plan: &Plan) 
 ///
 /// The bound gives the impl the `Send + 'static` that `SuperLoop` requires, so a type that is
 /// not `Send` is not reported here (with a message about the trait) but once, by
-/// [`send_check`], with a message about the loop's thread. The `for<'_>` keeps rustc from
+/// [`send_check`], with a message about the loop's thread. The `for<'__superloops>` keeps rustc from
 /// checking the bound at the impl when it names no generic parameter.
 fn impl_where_clause(input: &Input) -> WhereClause {
     let self_ty = &input.item.self_ty;

@@ -158,8 +158,8 @@ fn unknown_hook(ident: &syn::Ident) -> String {
     let hooks = suggest::list(&Hook::ON_NAMES);
     if name.strip_prefix("on_") == Some("cycle") {
         return format!(
-            "unknown hook `{name}`: the loop's body is `cycle`, which this impl already has; \
-             the hooks are {hooks}"
+            "unknown hook `{name}`: the loop's body is `cycle`, which this impl already has, \
+             and the hooks are {hooks}; rename it if it is a helper method"
         );
     }
     match suggest::did_you_mean(&name, Hook::ON_NAMES) {
