@@ -50,6 +50,7 @@ mod config;
 mod controller;
 mod ctx;
 mod error;
+mod group;
 mod handle;
 mod signal;
 mod status;
@@ -64,6 +65,7 @@ pub use controller::{
 };
 pub use ctx::{Ctx, RecvError};
 pub use error::LoopError;
+pub use group::GroupMember;
 pub use handle::LoopHandle;
 pub use signal::Signal;
 pub use status::{LoopState, LoopStatus};

@@ -134,3 +134,8 @@ where
     T: Send + 'static, // so a superloop must be `Send + 'static`: use `Arc`, `Mutex` and owned data
 {
 }
+
+// ---- loop_group! support ----
+
+pub use crate::group::{assert_some_member_resets_globally, on_reset_fn, GroupSettings};
+pub use crate::{GroupHealth, GroupMember, LoopController, MemberRef, Strategy, Supervise};

@@ -1,0 +1,83 @@
+//! Runtime support for `loop_group!`: what a member of a group is, and the settings a
+//! group's declaration compiles to.
+
+use std::time::Duration;
+
+use crate::{LoopController, LoopHandle, Strategy, SuperLoop, Supervise};
+
+/// A type that can be a member of a `loop_group!`: a `#[superloop]` type (held as a
+/// [`LoopHandle`]) or another group (held as itself, a supervision tree).
+///
+/// `loop_group!` implements it for every group it declares; you never implement it by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a superloop, so it cannot be a member of a loop group",
+    label = "not a `#[superloop]` type or a `loop_group!` group",
+    note = "add `#[superloop]` to an inherent `impl {Self} {{ fn cycle(&mut self) {{ … }} }}` block, or declare `{Self}` with `loop_group!`"
+)]
+pub trait GroupMember: Sized {
+    /// How the group holds this member: `LoopHandle<Self>` for a loop, `Self` for a group.
+    type Handle: Supervise;
+    /// Whether the member restarts when another member of its group exceeds its budget.
+    const RESETS_GLOBALLY: bool;
+    /// Wraps the value as the group holds it.
+    fn into_member(self) -> Self::Handle;
+}
+
+impl<T: SuperLoop> GroupMember for T {
+    type Handle = LoopHandle<T>;
+    const RESETS_GLOBALLY: bool = T::CONFIG.reset_globally;
+    fn into_member(self) -> LoopHandle<T> {
+        LoopHandle::new(self)
+    }
+}
+
+/// The options of a `loop_group!` declaration.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupSettings {
+    /// The group's name: its supervisor thread is `{name}_{n}`.
+    pub name: &'static str,
+    /// The restart strategy.
+    pub strategy: Strategy,
+    /// At most this many resets within the window, then give up.
+    pub max_restarts: Option<(u32, Duration)>,
+    /// Backoff between resets that follow each other: (first delay, cap).
+    pub backoff: Option<(Duration, Duration)>,
+    /// Run during every reset, between stop and restart.
+    pub on_reset: Option<fn()>,
+}
+
+impl GroupSettings {
+    /// A controller configured from these settings.
+    pub fn controller(self) -> LoopController {
+        let mut c = LoopController::new()
+            .named(self.name)
+            .strategy(self.strategy);
+        if let Some((max, within)) = self.max_restarts {
+            c = c.max_restarts(max, within);
+        }
+        if let Some((min, max)) = self.backoff {
+            c = c.backoff(min, max);
+        }
+        if let Some(f) = self.on_reset {
+            c = c.on_reset(f);
+        }
+        c
+    }
+}
+
+/// Checked at compile time for `one_for_all` and `rest_for_one` groups: a group in which no
+/// member resets globally could never restart anything but the failing member.
+pub const fn assert_some_member_resets_globally(any: bool) {
+    if !any {
+        panic!(
+            "no member of this group resets globally, so a reset under `one_for_all` or \
+             `rest_for_one` would restart nothing but the failing member: remove \
+             `reset_globally = false` from a member, or use `strategy = one_for_one`"
+        );
+    }
+}
+
+/// Makes `on_reset = path` name a `fn()`; the call sits on the path's span.
+pub const fn on_reset_fn(f: fn()) -> fn() {
+    f
+}
