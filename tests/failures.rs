@@ -255,3 +255,18 @@ fn ctx_failure_counts_from_inside() {
     );
     assert!(h.stop());
 }
+
+#[test]
+fn an_on_start_error_that_reads_like_a_panic_is_still_not_a_failure() {
+    struct Tricky;
+    #[superloop]
+    impl Tricky {
+        fn on_start(&mut self) -> Result<(), String> {
+            Err("panic in on_start: not really".into())
+        }
+        fn cycle(&mut self) {}
+    }
+    let h = Tricky.into_loop();
+    assert!(!h.start());
+    assert_eq!(h.failures(), 0);
+}

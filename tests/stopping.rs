@@ -92,7 +92,8 @@ fn handle_stop_from_inside_returns_false_at_once_and_is_alive_tells_the_truth() 
     log.wait_for("on_stop", 1);
     eventually("the thread to end", || !h.is_alive());
     assert_eq!(rx.try_recv().ok(), None, "no second cycle");
-    // Break the handle ↔ value cycle so the loop can be dropped.
+    // The value holds its own handle, so this loop is never dropped (a reference cycle of the
+    // test's making); stopping it again is harmless.
     assert!(h.stop());
 }
 
@@ -362,4 +363,57 @@ fn concurrent_failures_with_stop_on_failure_keep_one_live_thread() {
         assert!(starts > 0, "seed {seed}: nothing was exercised");
         assert_paired(&log, starts, 0);
     }
+}
+
+/// Fails (past its budget of 0, with `stop_on_failure`) from inside its first thread once
+/// that thread has been abandoned.
+struct LateFailure {
+    release: superloops::channel::Receiver<()>,
+    log: Log,
+}
+
+#[superloop(grace = "50ms", max_failures = 0, stop_on_failure)]
+impl LateFailure {
+    fn on_thread_start(&mut self) {
+        self.log.push("on_thread_start");
+    }
+    fn cycle(&mut self, ctx: &Ctx) {
+        if ctx.thread_name() == "LateFailure_0" {
+            self.log.push("stuck");
+            let _ = self.release.recv();
+            self.log.push("late failure");
+            assert!(ctx.failure());
+        } else {
+            ctx.sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+#[test]
+fn stop_on_failure_from_an_abandoned_thread_does_not_stop_its_replacement() {
+    let (release, rx) = unbounded();
+    let log = Log::default();
+    let factory_log = log.clone();
+    let h = LoopHandle::from_fn(move || LateFailure {
+        release: rx.clone(),
+        log: factory_log.clone(),
+    });
+    assert!(h.start());
+    log.wait_for("stuck", 1);
+    assert!(
+        h.hard_reset(),
+        "the stuck thread is abandoned, a fresh one starts"
+    );
+    log.wait_for("on_thread_start", 2);
+    release.send(()).unwrap();
+    log.wait_for("late failure", 1);
+    eventually("the abandoned thread to end", || {
+        h.status().abandoned_threads == 0
+    });
+    assert!(
+        h.is_alive(),
+        "the replacement thread was stopped by its predecessor"
+    );
+    assert!(h.is_running());
+    assert!(h.stop());
 }

@@ -10,8 +10,8 @@ use crate::{LoopError, Signal};
 
 /// The side of a loop that its own thread sees.
 pub(crate) trait Control: Send + Sync {
-    /// Counts one failure; true when it exceeded the budget.
-    fn failure(&self, error: Option<LoopError>) -> bool;
+    /// Counts one failure reported by thread `gen`; true when it exceeded the budget.
+    fn failure(&self, error: Option<LoopError>, gen: u64) -> bool;
     /// Asks the loop to stop without waiting, if generation `gen` is still its current thread
     /// (the caller is that thread).
     fn request_stop(&self, gen: u64);
@@ -152,7 +152,7 @@ impl Ctx {
     /// Counts one failure against the loop's budget, like
     /// [`LoopHandle::failure`](crate::LoopHandle::failure); true when this one exceeded it.
     pub fn failure(&self) -> bool {
-        self.control.failure(None)
+        self.control.failure(None, self.gen)
     }
 
     /// Asks the loop to stop after this cycle, without waiting (a thread cannot join itself).

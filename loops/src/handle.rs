@@ -318,7 +318,7 @@ impl<T: SuperLoop> LoopHandle<T> {
     /// starts again at zero, and with `stop_on_failure` the loop is asked to stop (its thread
     /// ends on its own, without this call waiting).
     pub fn failure(&self) -> bool {
-        self.inner().record_failure(None)
+        self.inner().record_failure(None, None)
     }
 
     /// Whether its current (non-abandoned) thread exists and has not ended.
@@ -550,50 +550,52 @@ impl<T: SuperLoop> Inner<T> {
         drop(st);
 
         let mut value = value;
-        let allowed = catch("on_start", || value.on_start()).and_then(|r| r);
+        // Outer `Err`: it panicked (a failure); inner `Err`: it declined with an error.
+        let allowed = catch("on_start", || value.on_start());
 
         let mut st = self.lock();
         st.starting = false;
         let started = match allowed {
-            Ok(true) if st.wanted => match self.spawn_locked(&mut st, value) {
+            Ok(Ok(true)) if st.wanted => match self.spawn_locked(&mut st, value) {
                 Ok(()) => true,
                 Err(v) => {
                     // on_start allowed this start: pair it.
                     st.wanted = false;
                     drop(st);
-                    let v = self.run_on_stop(v);
+                    let v = self.run_on_stop(v, None);
                     st = self.lock();
                     st.value = Some(v);
                     false
                 }
             },
-            Ok(true) => {
+            Ok(Ok(true)) => {
                 // Asked to stop (from inside on_start) before the thread was spawned.
                 drop(st);
-                let v = self.run_on_stop(value);
+                let v = self.run_on_stop(value, None);
                 st = self.lock();
                 st.value = Some(v);
                 false
             }
-            Ok(false) => {
+            Ok(Ok(false)) => {
                 tracing::info!(name = self.config.name, "on_start declined to start");
                 st.wanted = false;
                 st.value = Some(value);
                 false
             }
-            Err(e) => {
-                let panicked = e.message().starts_with("panic in");
+            Ok(Err(e)) => {
+                tracing::warn!(name = self.config.name, "Not started: on_start failed: {e}");
                 st.wanted = false;
                 st.value = Some(value);
-                if panicked {
-                    drop(st);
-                    tracing::error!(name = self.config.name, "Not started: {e}");
-                    self.record_failure(Some(e));
-                    st = self.lock();
-                } else {
-                    tracing::warn!(name = self.config.name, "Not started: on_start failed: {e}");
-                    st.last_error = Some(e.message().to_owned());
-                }
+                st.last_error = Some(e.message().to_owned());
+                false
+            }
+            Err(panicked) => {
+                st.wanted = false;
+                st.value = Some(value);
+                drop(st);
+                tracing::error!(name = self.config.name, "Not started: {panicked}");
+                self.record_failure(Some(panicked), None);
+                st = self.lock();
                 false
             }
         };
@@ -663,12 +665,13 @@ impl<T: SuperLoop> Inner<T> {
         let _entered = span.enter();
         tracing::info!(thread = %name, "Started");
         let ctx = Ctx::new(stop.clone(), name.clone(), gen, self.clone());
+        let mut panicked = true;
 
         match catch("on_thread_start", || value.on_thread_start()) {
             Err(e) => {
                 // on_thread_start did not return: no cycle runs, and no on_thread_stop pairs it.
                 tracing::error!(thread = %name, "{e}; no cycle will run");
-                self.record_failure(Some(e));
+                self.record_failure(Some(e), Some(gen));
             }
             Ok(()) => {
                 let ran = catch("cycle", || {
@@ -677,31 +680,30 @@ impl<T: SuperLoop> Inner<T> {
                         n += 1;
                         cycles.store(n, Ordering::Relaxed);
                         if let Err(e) = value.cycle(&ctx) {
-                            self.cycle_error(&name, e);
+                            tracing::warn!(thread = %name, "cycle failed: {e}");
+                            self.record_failure(Some(e), Some(gen));
                         }
                     }
                 });
-                if let Err(e) = ran {
-                    tracing::error!(thread = %name, "{e}; this thread's run ends");
-                    self.record_failure(Some(e));
+                match ran {
+                    Ok(()) => panicked = false,
+                    Err(e) => {
+                        tracing::error!(thread = %name, "{e}; this thread's run ends");
+                        self.record_failure(Some(e), Some(gen));
+                    }
                 }
                 if let Err(e) = catch("on_thread_stop", || value.on_thread_stop()) {
                     tracing::error!(thread = %name, "{e}");
-                    self.record_failure(Some(e));
+                    self.record_failure(Some(e), Some(gen));
                 }
             }
         }
-        self.finish_thread(value, gen, &name);
-    }
-
-    fn cycle_error(self: &Arc<Self>, name: &str, error: LoopError) {
-        tracing::warn!(thread = %name, "cycle failed: {error}");
-        self.record_failure(Some(error));
+        self.finish_thread(value, gen, &name, panicked);
     }
 
     /// Hands the value back at the end of a thread: to the `stop` caller waiting for it, or,
     /// when the thread ended on its own or was abandoned, runs `on_stop` here first.
-    fn finish_thread(self: &Arc<Self>, value: T, gen: u64, name: &str) {
+    fn finish_thread(self: &Arc<Self>, value: T, gen: u64, name: &str, panicked: bool) {
         let mut st = self.lock();
         if let Some(run) = st.run.as_mut().filter(|r| r.gen == gen) {
             if run.joiner {
@@ -713,13 +715,17 @@ impl<T: SuperLoop> Inner<T> {
         }
         drop(st);
 
-        let value = self.run_on_stop(value);
+        let value = self.run_on_stop(value, Some(gen));
 
         let mut st = self.lock();
         let mut stale = None;
         let is_current = st.run.as_ref().is_some_and(|r| r.gen == gen);
         if is_current {
-            tracing::info!(thread = %name, "Exited gracefully");
+            if panicked {
+                tracing::warn!(thread = %name, "Exited after a panic");
+            } else {
+                tracing::info!(thread = %name, "Exited gracefully");
+            }
             st.value = Some(value);
             if st.run.as_ref().is_some_and(|r| r.joiner) {
                 // A `stop` caller is waiting: it clears the run and joins this thread.
@@ -753,11 +759,11 @@ impl<T: SuperLoop> Inner<T> {
         drop(stale);
     }
 
-    /// Runs `on_stop`, counting a panic as a failure.
-    fn run_on_stop(self: &Arc<Self>, mut value: T) -> T {
+    /// Runs `on_stop`, counting a panic as a failure (of thread `gen`, when it runs there).
+    fn run_on_stop(self: &Arc<Self>, mut value: T, gen: Option<u64>) -> T {
         if let Err(e) = catch("on_stop", || value.on_stop()) {
             tracing::error!(name = self.config.name, "{e}");
-            self.record_failure(Some(e));
+            self.record_failure(Some(e), gen);
         }
         value
     }
@@ -866,7 +872,7 @@ impl<T: SuperLoop> Inner<T> {
             }
             if let Some(v) = handback {
                 tracing::info!(thread = %name, "Exited gracefully");
-                let v = self.run_on_stop(v);
+                let v = self.run_on_stop(v, None);
                 st = self.lock();
                 st.value = Some(v);
             } else {
@@ -973,13 +979,16 @@ impl<T: SuperLoop> Inner<T> {
         self.start_locked(st, me)
     }
 
-    /// Asks the current run to stop without waiting. `only_gen`: only if it is that run.
+    /// Asks the current run to stop without waiting. `only_gen`: only if it is that run
+    /// (a request from an abandoned thread must not stop its replacement, nor cancel a start
+    /// queued for when it hands the value back).
     fn request_stop(&self, only_gen: Option<u64>) {
         let mut st = self.lock();
-        let signal = match st.run.as_ref() {
-            Some(r) if only_gen.is_none_or(|g| g == r.gen) => Some(r.stop.clone()),
-            Some(_) => return, // an abandoned thread's ctx: it is stopping already
-            None => None,
+        let signal = match (st.run.as_ref(), only_gen) {
+            (Some(r), Some(g)) if r.gen != g => return,
+            (None, Some(_)) => return,
+            (Some(r), _) => Some(r.stop.clone()),
+            (None, None) => None,
         };
         st.wanted = false;
         st.queued_start = false;
@@ -992,7 +1001,9 @@ impl<T: SuperLoop> Inner<T> {
         }
     }
 
-    fn record_failure(&self, error: Option<LoopError>) -> bool {
+    /// Counts one failure. `from`: the thread it comes from, if it comes from one; with
+    /// `stop_on_failure`, exceeding the budget stops that thread only.
+    fn record_failure(&self, error: Option<LoopError>, from: Option<u64>) -> bool {
         let mut st = self.lock();
         if let Some(e) = &error {
             st.last_error = Some(e.message().to_owned());
@@ -1009,7 +1020,7 @@ impl<T: SuperLoop> Inner<T> {
         if exceeded {
             tracing::error!(thread = %name, "Exceeded maximum number of failures ({n}/{max})");
             if self.config.stop_on_failure {
-                self.request_stop(None);
+                self.request_stop(from);
             }
         } else {
             tracing::warn!(thread = %name, "Failure ({n}/{max})");
@@ -1053,8 +1064,8 @@ impl<T: SuperLoop> Inner<T> {
 }
 
 impl<T: SuperLoop> Control for Inner<T> {
-    fn failure(&self, error: Option<LoopError>) -> bool {
-        self.record_failure(error)
+    fn failure(&self, error: Option<LoopError>, gen: u64) -> bool {
+        self.record_failure(error, Some(gen))
     }
 
     fn request_stop(&self, gen: u64) {

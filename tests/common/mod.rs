@@ -243,6 +243,7 @@ impl Probe {
 
     pub fn on_start(&mut self) -> Result<(), String> {
         self.log.push("on_start");
+        self.last_thread.clear(); // no thread has run for this start yet
         match self.start {
             StartMode::Allow => Ok(()),
             StartMode::Decline => Err(String::new()),
@@ -253,7 +254,10 @@ impl Probe {
 
     pub fn on_stop(&mut self) {
         let me = current_thread();
-        let detail = if me == self.last_thread {
+        let detail = if self.last_thread.is_empty() {
+            // Stopped between on_start and the spawn (e.g. a failure with stop_on_failure).
+            "without a thread".to_owned()
+        } else if me == self.last_thread {
             "on the loop thread".to_owned()
         } else if self.exited.lock().get(&self.last_thread) == Some(&true) {
             "after the loop thread exited".to_owned()
