@@ -36,6 +36,13 @@ pub struct LoopConfig {
     pub stop_on_failure: bool,
     /// Restart this loop when another member of its group exceeds its budget. Default: on.
     pub reset_globally: bool,
+    /// Stack size of the loop's threads, in bytes. Default: none (the platform's default for
+    /// spawned threads, 2 MiB on Linux unless `RUST_MIN_STACK` says otherwise). Lower it when
+    /// running thousands of loops.
+    pub stack_size: Option<usize>,
+    /// A cycle running longer than this is reported stalled and counted as one failure (once
+    /// per stalled cycle). Default: none.
+    pub cycle_timeout: Option<Duration>,
 }
 
 impl LoopConfig {
@@ -53,6 +60,8 @@ impl LoopConfig {
             within: None,
             stop_on_failure: false,
             reset_globally: true,
+            stack_size: None,
+            cycle_timeout: None,
         }
     }
 
@@ -83,6 +92,18 @@ impl LoopConfig {
     /// Sets [`reset_globally`](Self::reset_globally).
     pub const fn reset_globally(mut self, on: bool) -> Self {
         self.reset_globally = on;
+        self
+    }
+
+    /// Sets [`stack_size`](Self::stack_size), in bytes.
+    pub const fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`cycle_timeout`](Self::cycle_timeout).
+    pub const fn cycle_timeout(mut self, timeout: Duration) -> Self {
+        self.cycle_timeout = Some(timeout);
         self
     }
 }

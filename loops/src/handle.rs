@@ -617,12 +617,14 @@ impl<T: SuperLoop> Inner<T> {
             let stop = stop.clone();
             let name = name.clone();
             let cycles = cycles.clone();
-            thread::Builder::new()
-                .name(name.to_string())
-                .spawn(move || {
-                    let value = slot.lock().take().expect("the loop value is in its slot");
-                    inner.run_thread(value, gen, stop, name, &cycles);
-                })
+            let mut builder = thread::Builder::new().name(name.to_string());
+            if let Some(bytes) = self.config.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            builder.spawn(move || {
+                let value = slot.lock().take().expect("the loop value is in its slot");
+                inner.run_thread(value, gen, stop, name, &cycles);
+            })
         };
         match spawned {
             Ok(handle) => {
