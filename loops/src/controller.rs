@@ -27,7 +27,8 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::handle::{panic_message, StopBegun};
-use crate::{LoopHandle, LoopState, LoopStatus, Signal, SuperLoop};
+use crate::task::{new_task, SpawnError, TaskBook, TaskHandle};
+use crate::{Ctx, LoopHandle, LoopState, LoopStatus, Signal, SuperLoop};
 
 /// What a member tells its supervisor.
 pub(crate) enum GroupEvent {
@@ -35,6 +36,8 @@ pub(crate) enum GroupEvent {
     Exceeded { index: usize },
     /// The member's thread `gen` ended without being stopped by anyone.
     Ended { index: usize, gen: u64 },
+    /// A supervised task failed (returned `Err`, panicked, or called `ctx.failure()`).
+    TaskFailed { task: String },
     /// The supervisor thread should end.
     Shutdown,
 }
@@ -69,6 +72,9 @@ pub(crate) trait Member: Send + Sync {
     fn restart_if_ended(&self, gen: u64) -> bool;
     /// Restarts it as part of a reset: only if still supervised (not stopped from outside).
     fn restart_supervised(&self) -> bool;
+    /// Stops it for good, in dependency order (a group: its members one after another, in
+    /// reverse), adding each loop's outcome to `report`.
+    fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport);
     fn begin_stop(&self, unsupervise: bool) -> StopBegun;
     /// Waits for the stop begun at `signalled` for at most the member's own grace from then.
     fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool;
@@ -139,6 +145,8 @@ struct Settings {
     max_restarts: Option<(u32, Duration)>,
     backoff: (Duration, Duration),
     on_reset: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// How long `stop` waits for each running task before abandoning it.
+    task_grace: Duration,
 }
 
 /// A supervisor for a set of loops known at run time: SuperLoops' `LoopController`, with
@@ -191,6 +199,7 @@ struct Ctrl {
     me: Weak<Ctrl>,
     settings: Mutex<Settings>,
     members: Mutex<Vec<(String, Arc<dyn Member>)>>,
+    tasks: Mutex<TaskBook>,
     tx: Sender<GroupEvent>,
     rx: Receiver<GroupEvent>,
     /// Member events sent and not yet handled.
@@ -245,8 +254,10 @@ impl LoopController {
                         max_restarts: None,
                         backoff: DEFAULT_BACKOFF,
                         on_reset: None,
+                        task_grace: Duration::from_secs(5),
                     }),
                     members: Mutex::new(Vec::new()),
+                    tasks: Mutex::new(TaskBook::default()),
                     tx,
                     rx,
                     state: Mutex::new(CtrlState {
@@ -305,6 +316,124 @@ impl LoopController {
         self
     }
 
+    /// Caps the tasks running at once at `max` ([`spawn_task`](Self::spawn_task)): past it,
+    /// `spawn_task` returns [`SpawnError::ThreadLimitReached`], or, with
+    /// [`queue_tasks`](Self::queue_tasks), queues the task until a slot frees.
+    pub fn max_threads(self, max: usize) -> Self {
+        self.ctrl().tasks.lock().max_threads = Some(max);
+        self
+    }
+
+    /// Past [`max_threads`](Self::max_threads), queue tasks instead of refusing them; each
+    /// starts as soon as a running task ends.
+    pub fn queue_tasks(self) -> Self {
+        self.ctrl().tasks.lock().queue = true;
+        self
+    }
+
+    /// How long [`stop`](Self::stop) waits for each running task before abandoning it.
+    /// Default: 5 s.
+    pub fn task_grace(self, grace: Duration) -> Self {
+        self.ctrl().settings.lock().task_grace = grace;
+        self
+    }
+
+    /// Runs `f` once on a supervised thread named `name`, with a [`Ctx`] whose stop token goes
+    /// on when the controller stops.
+    ///
+    /// The task's failure — an `Err`, a panic, or `ctx.failure()` — is logged and counts as a
+    /// failure of the group: it brings the group through a reset under its strategy (every
+    /// member that resets globally, under `one_for_all` and `rest_for_one`; nothing under
+    /// `one_for_one`). [`TaskHandle::join`] returns the value or a [`TaskError`](crate::TaskError)
+    /// with the message.
+    ///
+    /// ```
+    /// use superloops::prelude::*;
+    ///
+    /// let controller = LoopController::new().max_threads(4);
+    /// let task = controller
+    ///     .spawn_task("checksum", |_ctx| Ok::<_, String>(6 * 7))
+    ///     .unwrap();
+    /// assert_eq!(task.join().unwrap(), 42);
+    /// ```
+    pub fn spawn_task<R, E, F>(
+        &self,
+        name: impl Into<String>,
+        f: F,
+    ) -> Result<TaskHandle<R>, SpawnError>
+    where
+        R: Send + 'static,
+        E: fmt::Display,
+        F: FnOnce(&Ctx) -> Result<R, E> + Send + 'static,
+    {
+        let ctrl = self.ctrl();
+        let (mut entry, handle) = new_task(&name.into(), f);
+        let mut book = ctrl.tasks.lock();
+        book.running.retain(|t| !t.is_finished());
+        if book
+            .max_threads
+            .is_some_and(|max| book.running.len() >= max)
+        {
+            if book.queue {
+                tracing::debug!(thread = %entry.name(), "Task queued: max_threads are running");
+                book.queued.push_back(entry);
+                return Ok(handle);
+            }
+            return Err(SpawnError::ThreadLimitReached {
+                max: book.max_threads.unwrap_or_default(),
+            });
+        }
+        entry
+            .spawn(ctrl.task_link(), ctrl.task_end_hook())
+            .map_err(SpawnError::Spawn)?;
+        book.running.push(entry);
+        Ok(handle)
+    }
+
+    /// Blocks until `signal` goes on, then [`stop`](Self::stop)s everything and reports what
+    /// stopped within its grace and what was abandoned. It starts nothing: call it after
+    /// starting the loops. With [`Signal::after`] it runs for a fixed time.
+    pub fn run_until(&self, signal: &Signal) -> StopReport {
+        signal.wait();
+        tracing::info!(group = %self.ctrl().name(), "Shutting down");
+        self.stop_with_report()
+    }
+
+    /// Blocks until the process receives SIGINT (Ctrl-C) or SIGTERM, then stops everything
+    /// gracefully — tasks, then members in reverse declaration order, each within its grace —
+    /// and reports what stopped in time and what was abandoned. It starts nothing: call it
+    /// after starting the loops. The signal handlers are removed when it returns (Unix only).
+    ///
+    /// ```no_run
+    /// use superloops::prelude::*;
+    /// let controller = LoopController::new();
+    /// // … new_loop, start, maintain_loops …
+    /// let report = controller.run_until_signal().expect("signal handlers");
+    /// println!("{report}");
+    /// ```
+    #[cfg(unix)]
+    pub fn run_until_signal(&self) -> std::io::Result<StopReport> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let received = signals.forever().next();
+        signals.handle().close();
+        tracing::info!(
+            group = %self.ctrl().name(),
+            signal = ?received,
+            "Received a termination signal"
+        );
+        let go = Signal::new();
+        go.go();
+        Ok(self.run_until(&go))
+    }
+
+    /// Tasks running now (started and not ended).
+    pub fn running_tasks(&self) -> usize {
+        let mut book = self.ctrl().tasks.lock();
+        book.running.retain(|t| !t.is_finished());
+        book.running.len()
+    }
+
     /// Adds `value` as a new member loop and returns its handle.
     pub fn new_loop<T: SuperLoop>(&self, value: T) -> LoopHandle<T> {
         let handle = LoopHandle::new(value);
@@ -341,17 +470,23 @@ impl LoopController {
         self.ctrl().maintain();
     }
 
-    /// Stops every member: all are asked at once, in reverse order, and waited for at most
-    /// the longest grace. They are out of supervision until started again. True when no
-    /// member thread is left running.
+    /// Stops every member in dependency order: the last declared first, each one's thread
+    /// ended (or abandoned after its grace) before the member declared before it is asked. They
+    /// are out of supervision until started again. True when no member thread is left running.
     pub fn stop_loops(&self) -> bool {
         self.ctrl().stop_members()
     }
 
-    /// Stops every member, then the supervisor thread. A reset under way is cut short:
-    /// nothing it had not restarted yet is started. True when no member thread is left
-    /// running.
+    /// Stops every member (as [`stop_loops`](Self::stop_loops) does), then the supervisor
+    /// thread. A reset under way is cut short: nothing it had not restarted yet is started.
+    /// True when no member thread is left running.
     pub fn stop(&self) -> bool {
+        self.ctrl().stop_all().is_clean()
+    }
+
+    /// [`stop`](Self::stop), reporting which loops stopped within their grace and which were
+    /// abandoned.
+    pub fn stop_with_report(&self) -> StopReport {
         self.ctrl().stop_all()
     }
 
@@ -440,6 +575,69 @@ impl Ctrl {
         self.members.lock().clone()
     }
 
+    /// The line a task reports its failure on.
+    fn task_link(&self) -> Link {
+        Link {
+            tx: self.tx.clone(),
+            pending: self.pending.clone(),
+            index: usize::MAX,
+        }
+    }
+
+    /// Runs on a task's thread when it ends: frees its slot and starts a queued task.
+    fn task_end_hook(&self) -> impl FnOnce() + Send + 'static {
+        let me = self.me.clone();
+        move || {
+            if let Some(ctrl) = me.upgrade() {
+                ctrl.start_queued_tasks();
+            }
+        }
+    }
+
+    fn start_queued_tasks(&self) {
+        let mut book = self.tasks.lock();
+        book.running.retain(|t| !t.is_finished());
+        while book.max_threads.is_none_or(|max| book.running.len() < max) {
+            let Some(mut entry) = book.queued.pop_front() else {
+                break;
+            };
+            match entry.spawn(self.task_link(), self.task_end_hook()) {
+                Ok(()) => book.running.push(entry),
+                Err(e) => {
+                    tracing::error!(thread = %entry.name(), "Could not spawn a queued task: {e}");
+                    entry.cancel();
+                }
+            }
+        }
+    }
+
+    /// Cancels queued tasks, asks running ones to stop, and waits for each up to the task
+    /// grace from the moment all were asked.
+    fn stop_tasks(&self, report: &mut StopReport) {
+        let (queued, running) = {
+            let mut book = self.tasks.lock();
+            (
+                std::mem::take(&mut book.queued),
+                std::mem::take(&mut book.running),
+            )
+        };
+        for task in queued {
+            task.cancel();
+        }
+        for task in &running {
+            task.stop_signal().go();
+        }
+        let deadline = Instant::now().checked_add(self.settings.lock().task_grace);
+        for task in running {
+            let name = task.name().to_owned();
+            if task.finish(deadline) {
+                report.stopped.push(name);
+            } else {
+                report.abandoned.push(name);
+            }
+        }
+    }
+
     /// Waits until no group operation is under way, and claims `busy`.
     fn claim(&self) {
         let mut st = self.state.lock();
@@ -504,7 +702,11 @@ impl Ctrl {
             }
             match event {
                 GroupEvent::Shutdown => break,
-                GroupEvent::Exceeded { index } => self.reset(index, name, shutdown),
+                GroupEvent::Exceeded { index } => self.reset(Some(index), name, shutdown),
+                GroupEvent::TaskFailed { task } => {
+                    tracing::warn!(thread = %name, task = %task, "A task failed");
+                    self.reset(None, name, shutdown);
+                }
                 GroupEvent::Ended { index, gen } => self.restart_ended(index, gen, name, shutdown),
             }
             // Handled: wake `wait_green` callers, who also wait for the queue to drain.
@@ -535,25 +737,35 @@ impl Ctrl {
         self.release();
     }
 
-    /// The members a reset triggered by `trigger` restarts, in declaration order.
-    fn restart_set(&self, members: &[(String, Arc<dyn Member>)], trigger: usize) -> Vec<usize> {
+    /// The members a reset triggered by member `trigger` (or by a task: `None`) restarts,
+    /// in declaration order.
+    fn restart_set(
+        &self,
+        members: &[(String, Arc<dyn Member>)],
+        trigger: Option<usize>,
+    ) -> Vec<usize> {
         let strategy = self.settings.lock().strategy;
         let global = |i: usize| members[i].1.resets_globally();
+        let is_trigger = |i: usize| trigger == Some(i);
         match strategy {
-            Strategy::OneForOne => vec![trigger],
+            Strategy::OneForOne => trigger.into_iter().collect(),
             Strategy::OneForAll => (0..members.len())
-                .filter(|&i| global(i) || (i == trigger && !members[i].1.is_alive()))
+                .filter(|&i| global(i) || (is_trigger(i) && !members[i].1.is_alive()))
                 .collect(),
-            Strategy::RestForOne => (0..members.len())
-                .filter(|&i| i == trigger || (i > trigger && global(i)))
-                .collect(),
+            Strategy::RestForOne => {
+                let from = trigger.unwrap_or(0);
+                (0..members.len())
+                    .filter(|&i| is_trigger(i) || (i >= from && global(i)))
+                    .collect()
+            }
         }
     }
 
-    /// One reset, triggered by member `trigger` exceeding its budget.
-    fn reset(self: &Arc<Self>, trigger: usize, name: &Arc<str>, shutdown: &Signal) {
+    /// One reset, triggered by member `trigger` exceeding its budget, or by a failed task
+    /// (`None`).
+    fn reset(self: &Arc<Self>, trigger: Option<usize>, name: &Arc<str>, shutdown: &Signal) {
         let members = self.members();
-        if trigger >= members.len() {
+        if trigger.is_some_and(|t| t >= members.len()) {
             return;
         }
         let settings = self.settings.lock().clone();
@@ -588,11 +800,8 @@ impl Ctrl {
         };
 
         let set = self.restart_set(&members, trigger);
-        tracing::warn!(
-            thread = %name,
-            trigger = %members[trigger].0,
-            "Stopping loops"
-        );
+        let trigger_name = trigger.map_or("a task", |t| members[t].0.as_str());
+        tracing::warn!(thread = %name, trigger = %trigger_name, "Stopping loops");
 
         // Stop phase: every member of the set signalled at once, in reverse order; each then
         // gets its own grace from that instant, so the whole wait is at most the longest.
@@ -684,23 +893,22 @@ impl Ctrl {
         self.stop_members_inner(true)
     }
 
-    /// Stops every member at once (reverse order), with one shared deadline.
     fn stop_members_inner(&self, unsupervise: bool) -> bool {
+        let mut report = StopReport::default();
+        self.stop_members_report(unsupervise, &mut report);
+        report.is_clean()
+    }
+
+    /// Stops every member in dependency order: the last declared first, each one's thread
+    /// ended (or abandoned after its grace) before the one declared before it is asked, so a
+    /// member can rely on the members declared before it until its own `on_stop` has run.
+    fn stop_members_report(&self, unsupervise: bool, report: &mut StopReport) {
         let members = self.members();
         self.claim();
-        let begun: Vec<_> = members
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
-            .collect();
-        let signalled = Instant::now();
-        let mut clean = true;
-        for (i, b) in begun {
-            clean &= members[i].1.finish_stop(b, signalled);
+        for (_, member) in members.iter().rev() {
+            member.stop_in_order(unsupervise, report);
         }
         self.release();
-        clean
     }
 
     fn stop_supervisor(&self) {
@@ -714,10 +922,17 @@ impl Ctrl {
             if sup.thread.join().is_err() {
                 tracing::error!(thread = %sup.name, "The supervisor thread panicked");
             }
+            // Events nobody will handle now: they no longer hold `wait_green` back.
+            while let Ok(event) = self.rx.try_recv() {
+                if !matches!(event, GroupEvent::Shutdown) {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            self.changed.notify_all();
         }
     }
 
-    fn stop_all(&self) -> bool {
+    fn stop_all(&self) -> StopReport {
         // Signal the supervisor first, so a reset under way restarts nothing more.
         let shutdown = self
             .state
@@ -728,13 +943,15 @@ impl Ctrl {
         if let Some(s) = shutdown {
             s.go();
         }
-        let clean = self.stop_members();
+        let mut report = StopReport::default();
+        self.stop_tasks(&mut report);
+        self.stop_members_report(true, &mut report);
         for (_, member) in self.members() {
             member.shutdown();
         }
         self.stop_supervisor();
         self.set_green(true);
-        clean
+        report
     }
 
     fn health(&self) -> GroupHealth {
@@ -784,6 +1001,10 @@ impl Member for Ctrl {
         Member::start(self)
     }
 
+    fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
+        self.stop_members_report(unsupervise, report);
+    }
+
     fn begin_stop(&self, unsupervise: bool) -> StopBegun {
         let members = self.members();
         self.claim();
@@ -810,6 +1031,7 @@ impl Member for Ctrl {
     }
 
     fn shutdown(&self) {
+        self.stop_tasks(&mut StopReport::default());
         for (_, member) in self.members() {
             member.shutdown();
         }
@@ -832,6 +1054,41 @@ impl Member for Ctrl {
 
     fn health(&self) -> MemberHealth {
         MemberHealth::Group(Ctrl::health(self))
+    }
+}
+
+/// What stopping a group did: which loops stopped within their grace, and which were
+/// abandoned (their thread still running a cycle that ignores stop).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopReport {
+    /// Loops (by thread name) with no thread left running.
+    pub stopped: Vec<String>,
+    /// Loops (by thread name) whose thread outlived its grace and was abandoned.
+    pub abandoned: Vec<String>,
+}
+
+impl StopReport {
+    /// True when every loop stopped within its grace.
+    pub fn is_clean(&self) -> bool {
+        self.abandoned.is_empty()
+    }
+}
+
+impl fmt::Display for StopReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stopped in time: ")?;
+        if self.stopped.is_empty() {
+            write!(f, "none")?;
+        } else {
+            write!(f, "{}", self.stopped.join(", "))?;
+        }
+        write!(f, "; abandoned: ")?;
+        if self.abandoned.is_empty() {
+            write!(f, "none")
+        } else {
+            write!(f, "{}", self.abandoned.join(", "))
+        }
     }
 }
 
@@ -973,6 +1230,19 @@ impl<T: SuperLoop> Member for LoopHandle<T> {
     fn restart_supervised(&self) -> bool {
         self.inner_ref().restart_supervised()
     }
+    fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
+        let begun = self.inner_ref().begin_stop_from_supervisor(unsupervise);
+        let clean = Member::finish_stop(self, begun, Instant::now());
+        let name = self
+            .thread_name()
+            .unwrap_or_else(|| self.config().name.to_owned());
+        if clean {
+            report.stopped.push(name);
+        } else {
+            report.abandoned.push(name);
+        }
+    }
+
     fn begin_stop(&self, unsupervise: bool) -> StopBegun {
         self.inner_ref().begin_stop_from_supervisor(unsupervise)
     }
@@ -985,10 +1255,10 @@ impl<T: SuperLoop> Member for LoopHandle<T> {
     }
     fn is_stalled(&self) -> bool {
         let status = self.status();
-        matches!(status.state, LoopState::Failed | LoopState::Abandoned)
-            || (status.state == LoopState::Starting
-                && !status.alive
-                && status.abandoned_threads > 0)
+        matches!(
+            status.state,
+            LoopState::Failed | LoopState::Abandoned | LoopState::Stalled
+        ) || (status.state == LoopState::Starting && !status.alive && status.abandoned_threads > 0)
     }
     fn clear_failures(&self) {
         self.inner_ref().clear_failures();

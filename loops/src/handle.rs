@@ -20,12 +20,13 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::controller::{GroupEvent, Link};
 use crate::ctx::{Control, Ctx};
+use crate::watchdog::{self, Watched};
 use crate::{LoopConfig, LoopError, LoopState, LoopStatus, Signal, SuperLoop};
 
 /// A handle to one loop: start it, stop it, hard-reset it, report failures, read its status.
@@ -125,6 +126,11 @@ struct State<T> {
     last_thread_name: Option<Arc<str>>,
     /// Cycle counter of the current or most recent thread.
     cycles: Arc<AtomicU64>,
+    /// The cycle count last observed (by `status` or the watchdog) and when it was first seen:
+    /// how long the current cycle has run, at least, without a clock read per cycle.
+    observed: (u64, Instant),
+    /// The watchdog found thread `.0`'s cycle number `.1` running past `cycle_timeout`.
+    stalled: Option<(u64, u64)>,
     failures: Failures,
     last_error: Option<String>,
 }
@@ -264,6 +270,8 @@ impl<T: SuperLoop> LoopHandle<T> {
                         generations: 0,
                         last_thread_name: None,
                         cycles: Arc::new(AtomicU64::new(0)),
+                        observed: (0, Instant::now()),
+                        stalled: None,
                         failures: Failures::new(),
                         last_error: None,
                     }),
@@ -628,9 +636,15 @@ impl<T: SuperLoop> Inner<T> {
         };
         match spawned {
             Ok(handle) => {
+                if let Some(timeout) = self.config.cycle_timeout {
+                    let me: std::sync::Weak<dyn Watched> = Arc::downgrade(self) as _;
+                    watchdog::watch(me, gen, cycles.clone(), stop.clone(), timeout);
+                }
                 st.generations += 1;
                 st.last_thread_name = Some(name.clone());
                 st.cycles = cycles;
+                st.observed = (0, Instant::now());
+                st.stalled = None;
                 st.run = Some(Run {
                     gen,
                     name,
@@ -1032,11 +1046,24 @@ impl<T: SuperLoop> Inner<T> {
 
     fn status(&self) -> LoopStatus {
         let mut st = self.lock();
+        let now = Instant::now();
+        let cycles = st.cycles.load(Ordering::Relaxed);
+        if cycles != st.observed.0 {
+            st.observed = (cycles, now);
+        }
+        let alive = st.run.as_ref().is_some_and(|r| !r.ended);
+        let current_gen = st.run.as_ref().map(|r| r.gen);
+        let stalled = alive
+            && st
+                .stalled
+                .is_some_and(|(g, c)| Some(g) == current_gen && c == cycles);
         let state = if st.starting {
             LoopState::Starting
         } else if let Some(run) = &st.run {
             if run.ended || run.stop.is_go() {
                 LoopState::Stopping
+            } else if stalled {
+                LoopState::Stalled
             } else {
                 LoopState::Running
             }
@@ -1058,10 +1085,29 @@ impl<T: SuperLoop> Inner<T> {
             failures: st.failures.current(&self.config),
             max_failures: self.config.max_failures,
             restarts: st.generations.saturating_sub(1),
-            cycles: st.cycles.load(Ordering::Relaxed),
+            cycles,
+            since_cycle_began: (alive && cycles > 0).then(|| now.duration_since(st.observed.1)),
             abandoned_threads: st.abandoned.len(),
             last_error: st.last_error.clone(),
         }
+    }
+}
+
+impl<T: SuperLoop> Watched for Inner<T> {
+    fn stalled(&self, gen: u64, timeout: Duration) {
+        let mut st = self.lock();
+        let Some(run) = st.run.as_ref().filter(|r| r.gen == gen && !r.ended) else {
+            return;
+        };
+        let name = run.name.clone();
+        let cycles = st.cycles.load(Ordering::Relaxed);
+        st.stalled = Some((gen, cycles));
+        drop(st);
+        tracing::warn!(thread = %name, ?timeout, "Cycle stalled: running longer than its cycle_timeout");
+        let error = LoopError::new(format_args!(
+            "cycle {cycles} ran longer than its cycle_timeout of {timeout:?}"
+        ));
+        self.record_failure(Some(error), Some(gen));
     }
 }
 

@@ -54,6 +54,8 @@ mod group;
 mod handle;
 mod signal;
 mod status;
+mod task;
+mod watchdog;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -61,7 +63,8 @@ pub mod __private;
 
 pub use config::LoopConfig;
 pub use controller::{
-    GroupHealth, LoopController, MemberHealth, MemberRef, Strategy, Supervise, DEFAULT_BACKOFF,
+    GroupHealth, LoopController, MemberHealth, MemberRef, StopReport, Strategy, Supervise,
+    DEFAULT_BACKOFF,
 };
 pub use ctx::{Ctx, RecvError};
 pub use error::LoopError;
@@ -69,6 +72,7 @@ pub use group::GroupMember;
 pub use handle::LoopHandle;
 pub use signal::Signal;
 pub use status::{LoopState, LoopStatus};
+pub use task::{SpawnError, TaskError, TaskHandle};
 
 /// `#[superloop(...)]` turns an inherent `impl` block into a loop. See the crate README for
 /// its options and the hook signatures it accepts.
@@ -81,8 +85,9 @@ pub use crossbeam_channel as channel;
 /// Everything a loop author needs: `use superloops::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        superloop, Ctx, GroupHealth, LoopConfig, LoopController, LoopError, LoopHandle, LoopState,
-        LoopStatus, MemberHealth, Signal, Strategy, SuperLoop, Supervise,
+        superloop, Ctx, GroupHealth, LoopConfig, LoopController, LoopError, LoopHandle,
+        LoopState, LoopStatus, MemberHealth, Signal, StopReport, Strategy, SuperLoop, Supervise,
+        TaskError, TaskHandle,
     };
 }
 

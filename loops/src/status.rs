@@ -13,6 +13,8 @@ pub enum LoopState {
     Starting,
     /// Its thread is alive and has not been asked to stop.
     Running,
+    /// Running, but its current cycle has run longer than its `cycle_timeout`.
+    Stalled,
     /// Its thread has been asked to stop and has not ended yet.
     Stopping,
     /// Its last thread outlived the grace period and was abandoned; it still holds the value.
@@ -28,6 +30,7 @@ impl fmt::Display for LoopState {
             LoopState::Stopped => "stopped",
             LoopState::Starting => "starting",
             LoopState::Running => "running",
+            LoopState::Stalled => "stalled",
             LoopState::Stopping => "stopping",
             LoopState::Abandoned => "abandoned",
             LoopState::Failed => "failed",
@@ -57,6 +60,10 @@ pub struct LoopStatus {
     pub restarts: u64,
     /// Cycles begun by the current or most recent thread.
     pub cycles: u64,
+    /// While its thread is alive: how long its current cycle has run, *at least*. No clock is
+    /// read per cycle, so this counts from the first time this cycle was observed (by a
+    /// `status` call or the `cycle_timeout` watchdog); it only ever under-reports.
+    pub since_cycle_began: Option<std::time::Duration>,
     /// Threads abandoned after their grace that have not ended yet.
     pub abandoned_threads: usize,
     /// The last error or panic message.

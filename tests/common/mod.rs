@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,11 @@ pub struct Event {
     /// this value had fully exited (its thread-locals destroyed) when `on_stop` began, or
     /// `on_stop` runs on that very thread after its last cycle.
     pub detail: String,
+    /// Order across every log of the process: compare events of different loops.
+    pub seq: u64,
 }
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Default)]
 struct LogInner {
@@ -58,6 +62,7 @@ impl Log {
             hook,
             thread: current_thread(),
             detail,
+            seq: SEQ.fetch_add(1, Ordering::SeqCst),
         });
         self.inner.changed.notify_all();
     }
@@ -73,6 +78,16 @@ impl Log {
             .map(|e| e.hook)
             .filter(|h| *h != "cycle")
             .collect()
+    }
+
+    /// The sequence number of the `n`th (from 0) `hook` event.
+    pub fn seq_of(&self, hook: &str, n: usize) -> u64 {
+        self.events()
+            .into_iter()
+            .filter(|e| e.hook == hook)
+            .nth(n)
+            .unwrap_or_else(|| panic!("no {hook} #{n}"))
+            .seq
     }
 
     pub fn count(&self, hook: &str) -> usize {
