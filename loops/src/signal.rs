@@ -1,13 +1,15 @@
 //! [`Signal`]: a one-shot, thread-safe flag that only goes from off to on.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::ops::{BitAnd, BitOr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 type Callback = Box<dyn FnOnce() + Send + 'static>;
 
@@ -30,6 +32,10 @@ type Callback = Box<dyn FnOnce() + Send + 'static>;
 /// worker.join().unwrap();
 /// assert!(!stop.is_go());
 /// ```
+///
+/// Combining is cheap enough to do in every cycle: `a | b` and `a & b` leave on `a` and `b`
+/// only a weak link to the combined signal, dropped once the combined signal is, and every
+/// [`Signal::after`] shares one timer thread.
 #[derive(Clone)]
 pub struct Signal {
     inner: Arc<Inner>,
@@ -41,13 +47,48 @@ struct Inner {
     /// Never receives a message: it disconnects when `go` drops the sender, which wakes every
     /// waiter at once and lets `Ctx::recv` select on stop and a user channel together.
     rx: Receiver<()>,
-    /// `Some` while off: the sender whose drop is the wake-up, and the `then` callbacks.
+    /// `Some` while off: the sender whose drop is the wake-up, the `then` callbacks, and the
+    /// links to signals combined from this one.
     pending: Mutex<Option<Pending>>,
 }
 
 struct Pending {
     _tx: Sender<()>,
     callbacks: Vec<Callback>,
+    links: Vec<Link>,
+}
+
+/// A combined signal this one feeds; weak, so that dropping the combination frees it.
+enum Link {
+    /// `self | other`: turn the target on.
+    Or(Weak<Inner>),
+    /// `self & other`: count down; the last one turns the target on.
+    And(Weak<Inner>, Arc<AtomicUsize>),
+}
+
+impl Link {
+    fn is_dead(&self) -> bool {
+        match self {
+            Link::Or(t) | Link::And(t, _) => t.strong_count() == 0,
+        }
+    }
+
+    fn fire(self) {
+        match self {
+            Link::Or(t) => {
+                if let Some(t) = t.upgrade() {
+                    Signal { inner: t }.go();
+                }
+            }
+            Link::And(t, remaining) => {
+                if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    if let Some(t) = t.upgrade() {
+                        Signal { inner: t }.go();
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Signal {
@@ -61,25 +102,20 @@ impl Signal {
                 pending: Mutex::new(Some(Pending {
                     _tx: tx,
                     callbacks: Vec::new(),
+                    links: Vec::new(),
                 })),
             }),
         }
     }
 
-    /// A signal that goes on by itself after `delay` (a timer on a thread of its own, which
-    /// ends as soon as the signal is on, whoever turned it on).
+    /// A signal that goes on by itself after `delay`. Every timer of the process is served by
+    /// one thread (`superloops-timer`), which sleeps until the earliest deadline and forgets a
+    /// timer whose signal nobody holds any more.
     pub fn after(delay: Duration) -> Self {
         let signal = Signal::new();
-        let timer = signal.clone();
-        let spawned = std::thread::Builder::new()
-            .name("superloops-timer".into())
-            .spawn(move || {
-                timer.wait_timeout(delay);
-                timer.go();
-            });
-        if spawned.is_err() {
-            tracing::error!("could not spawn the timer thread of Signal::after; going at once");
-            signal.go();
+        // A delay past the end of time never fires.
+        if let Some(deadline) = Instant::now().checked_add(delay) {
+            timer().add(deadline, Arc::downgrade(&signal.inner));
         }
         signal
     }
@@ -93,6 +129,9 @@ impl Signal {
             Some(pending) => {
                 self.inner.on.store(true, Ordering::Release);
                 drop(pending._tx);
+                for link in pending.links {
+                    link.fire();
+                }
                 for callback in pending.callbacks {
                     callback();
                 }
@@ -152,9 +191,38 @@ impl Signal {
         }
     }
 
+    /// Makes this signal feed `link`; fires it at once if this signal is on already.
+    fn link(&self, link: Link) {
+        let mut pending = self.inner.pending.lock();
+        match pending.as_mut() {
+            Some(p) => {
+                // Forget combinations nobody holds any more, so combining in every cycle
+                // does not grow this signal.
+                if p.links.len() >= 8 && p.links.len().is_power_of_two() {
+                    p.links.retain(|l| !l.is_dead());
+                }
+                p.links.push(link);
+            }
+            None => {
+                drop(pending);
+                link.fire();
+            }
+        }
+    }
+
     /// The receiver that disconnects when the signal goes on, for `select!`.
     pub(crate) fn receiver(&self) -> &Receiver<()> {
         &self.inner.rx
+    }
+
+    /// Links recorded on this signal (for tests of the pruning).
+    #[cfg(test)]
+    fn link_count(&self) -> usize {
+        self.inner
+            .pending
+            .lock()
+            .as_ref()
+            .map_or(0, |p| p.links.len())
     }
 }
 
@@ -176,10 +244,7 @@ impl BitOr for Signal {
     fn bitor(self, other: Signal) -> Signal {
         let either = Signal::new();
         for source in [self, other] {
-            let target = either.clone();
-            source.then(move || {
-                target.go();
-            });
+            source.link(Link::Or(Arc::downgrade(&either.inner)));
         }
         either
     }
@@ -192,14 +257,108 @@ impl BitAnd for Signal {
         let both = Signal::new();
         let remaining = Arc::new(AtomicUsize::new(2));
         for source in [self, other] {
-            let target = both.clone();
-            let remaining = remaining.clone();
-            source.then(move || {
-                if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    target.go();
-                }
-            });
+            source.link(Link::And(Arc::downgrade(&both.inner), remaining.clone()));
         }
         both
+    }
+}
+
+/// The one thread behind every [`Signal::after`].
+struct Timer {
+    heap: Mutex<BinaryHeap<Reverse<(Instant, u64)>>>,
+    targets: Mutex<std::collections::HashMap<u64, Weak<Inner>>>,
+    next_id: AtomicUsize,
+    changed: Condvar,
+}
+
+fn timer() -> &'static Timer {
+    static TIMER: OnceLock<Timer> = OnceLock::new();
+    static STARTED: OnceLock<()> = OnceLock::new();
+    let timer = TIMER.get_or_init(|| Timer {
+        heap: Mutex::new(BinaryHeap::new()),
+        targets: Mutex::new(std::collections::HashMap::new()),
+        next_id: AtomicUsize::new(0),
+        changed: Condvar::new(),
+    });
+    STARTED.get_or_init(|| {
+        let spawned = std::thread::Builder::new()
+            .name("superloops-timer".into())
+            .spawn(move || timer.run());
+        if let Err(e) = spawned {
+            tracing::error!("Could not spawn the Signal::after timer thread: {e}");
+        }
+    });
+    timer
+}
+
+impl Timer {
+    fn add(&self, deadline: Instant, target: Weak<Inner>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u64;
+        let mut heap = self.heap.lock();
+        {
+            let mut targets = self.targets.lock();
+            targets.insert(id, target);
+            // Forget timers whose signal nobody holds, so that a long timer made in every
+            // cycle does not pile up until its deadline.
+            if targets.len() >= 1024 && targets.len().is_power_of_two() {
+                targets.retain(|_, t| t.strong_count() > 0);
+                heap.retain(|Reverse((_, id))| targets.contains_key(id));
+            }
+        }
+        let earliest = heap.peek().is_none_or(|Reverse((d, _))| deadline < *d);
+        heap.push(Reverse((deadline, id)));
+        if earliest {
+            self.changed.notify_all();
+        }
+    }
+
+    fn run(&self) {
+        let mut heap = self.heap.lock();
+        loop {
+            let Some(&Reverse((deadline, id))) = heap.peek() else {
+                self.changed.wait(&mut heap);
+                continue;
+            };
+            if Instant::now() < deadline {
+                self.changed.wait_until(&mut heap, deadline);
+                continue;
+            }
+            heap.pop();
+            let target = self.targets.lock().remove(&id);
+            if let Some(inner) = target.and_then(|t| t.upgrade()) {
+                // Turn it on outside the heap's lock: `go` runs callbacks.
+                drop(heap);
+                Signal { inner }.go();
+                heap = self.heap.lock();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combining_every_cycle_does_not_grow_the_source() {
+        let stop = Signal::new();
+        for _ in 0..10_000 {
+            let own = Signal::new();
+            let wake = stop.clone() | own.clone();
+            own.go();
+            assert!(wake.is_go());
+        }
+        assert!(stop.link_count() <= 16, "links kept: {}", stop.link_count());
+        let live = stop.clone() | Signal::new();
+        stop.go();
+        assert!(live.is_go(), "a live combination still fires");
+    }
+
+    #[test]
+    fn timers_fire_in_deadline_order_on_one_thread() {
+        let late = Signal::after(Duration::from_millis(30));
+        let early = Signal::after(Duration::from_millis(1));
+        early.wait();
+        assert!(late.wait_timeout(Duration::from_secs(20)));
     }
 }
