@@ -50,6 +50,9 @@ struct Inner {
     /// `Some` while off: the sender whose drop is the wake-up, the `then` callbacks, and the
     /// links to signals combined from this one.
     pending: Mutex<Option<Pending>>,
+    /// For a combined signal, the signals it was made from: held strongly, so that the chain
+    /// in `a | b | c` lives as long as its result (the sources link to it only weakly).
+    _sources: Vec<Signal>,
 }
 
 struct Pending {
@@ -94,6 +97,10 @@ impl Link {
 impl Signal {
     /// A new signal, off.
     pub fn new() -> Self {
+        Self::combined(Vec::new())
+    }
+
+    fn combined(sources: Vec<Signal>) -> Self {
         let (tx, rx) = crossbeam_channel::bounded(0);
         Signal {
             inner: Arc::new(Inner {
@@ -104,6 +111,7 @@ impl Signal {
                     callbacks: Vec::new(),
                     links: Vec::new(),
                 })),
+                _sources: sources,
             }),
         }
     }
@@ -242,7 +250,7 @@ impl fmt::Debug for Signal {
 impl BitOr for Signal {
     type Output = Signal;
     fn bitor(self, other: Signal) -> Signal {
-        let either = Signal::new();
+        let either = Signal::combined(vec![self.clone(), other.clone()]);
         for source in [self, other] {
             source.link(Link::Or(Arc::downgrade(&either.inner)));
         }
@@ -254,7 +262,7 @@ impl BitOr for Signal {
 impl BitAnd for Signal {
     type Output = Signal;
     fn bitand(self, other: Signal) -> Signal {
-        let both = Signal::new();
+        let both = Signal::combined(vec![self.clone(), other.clone()]);
         let remaining = Arc::new(AtomicUsize::new(2));
         for source in [self, other] {
             source.link(Link::And(Arc::downgrade(&both.inner), remaining.clone()));
@@ -352,6 +360,31 @@ mod tests {
         let live = stop.clone() | Signal::new();
         stop.go();
         assert!(live.is_go(), "a live combination still fires");
+    }
+
+    #[test]
+    fn chains_fire_through_their_intermediate_signals() {
+        let (a, b, c) = (Signal::new(), Signal::new(), Signal::new());
+        let any = a.clone() | b.clone() | c.clone();
+        let all = a.clone() & b.clone() & c.clone();
+        a.go();
+        assert!(any.is_go(), "a | b | c goes on with a");
+        b.go();
+        assert!(!all.is_go());
+        c.go();
+        assert!(all.is_go(), "a & b & c goes on with the last of them");
+        let stop = Signal::new();
+        for _ in 0..1000 {
+            let wake = stop.clone() | Signal::new() | Signal::new();
+            drop(wake);
+        }
+        assert!(stop.link_count() <= 16, "dropped chains are pruned");
+        let timer = Signal::after(Duration::from_millis(1));
+        let wake = stop.clone() | timer | Signal::new();
+        assert!(
+            wake.wait_timeout(Duration::from_secs(20)),
+            "the timer reaches the chain's end"
+        );
     }
 
     #[test]
