@@ -17,7 +17,18 @@ struct Captured {
 }
 
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
+struct Capture(Arc<Mutex<Vec<Captured>>>, Arc<Mutex<Vec<String>>>);
+
+/// Every field of a span, as `name=value` pairs joined by spaces.
+struct SpanFields(Vec<String>);
+impl Visit for SpanFields {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.push(format!("{}={value:?}", field.name()));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.push(format!("{}={value}", field.name()));
+    }
+}
 
 struct Fields(Captured);
 impl Visit for Fields {
@@ -38,6 +49,21 @@ impl Visit for Fields {
 }
 
 impl<S: tracing::Subscriber> Layer<S> for Capture {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: Context<'_, S>,
+    ) {
+        let mut fields = SpanFields(Vec::new());
+        attrs.record(&mut fields);
+        self.1.lock().push(format!(
+            "{} {}",
+            attrs.metadata().name(),
+            fields.0.join(" ")
+        ));
+    }
+
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
         let mut fields = Fields(Captured {
             message: String::new(),
@@ -87,6 +113,11 @@ fn lifecycle_steps_are_events_with_the_thread_name() {
     );
     assert!(h.stop());
 
+    let spans = capture.1.lock().clone();
+    assert!(
+        spans.contains(&"superloop thread=feed_0 generation=0".to_owned()),
+        "a span per loop thread, with its name and generation: {spans:?}"
+    );
     let events = capture.0.lock().clone();
     let find = |message: &str| {
         events
