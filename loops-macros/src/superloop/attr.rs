@@ -7,17 +7,19 @@ use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::{Ident, LitBool, LitStr};
 
+use super::size;
 use crate::common::options::{self, OptionItem, Slot, Value};
 use crate::common::{duration, suggest, Ctxt};
 
 /// Every option `#[superloop]` takes, in the order the docs list them.
-pub(crate) const OPTIONS: [&str; 6] = [
+pub(crate) const OPTIONS: [&str; 7] = [
     "grace",
     "max_failures",
     "within",
     "stop_on_failure",
     "reset_globally",
     "name",
+    "stack_size",
 ];
 
 /// Options of `loop_group!`: named when they are given to `#[superloop]` by mistake.
@@ -48,6 +50,8 @@ pub(crate) struct LoopOptions {
     pub(crate) reset_globally: Option<LitBool>,
     /// `name = "feed"`.
     pub(crate) name: Option<LitStr>,
+    /// `stack_size = "256 KiB"` or `stack_size = 262144`: bytes, spanned on the value.
+    pub(crate) stack_size: Option<(u64, Span)>,
 }
 
 /// Parses the attribute's arguments, reporting every mistake into `cx`.
@@ -71,6 +75,7 @@ struct Configuration {
     stop_on_failure: Slot<LitBool>,
     reset_globally: Slot<LitBool>,
     name: Slot<LitStr>,
+    stack_size: Slot<(u64, Span)>,
 }
 
 impl Configuration {
@@ -82,6 +87,7 @@ impl Configuration {
             "stop_on_failure" => self.set_stop_on_failure(item),
             "reset_globally" => self.set_reset_globally(item),
             "name" => self.set_name(item),
+            "stack_size" => self.set_stack_size(item),
             _ => Err(unknown_option(&item.key)),
         }
     }
@@ -189,6 +195,25 @@ impl Configuration {
         Ok(())
     }
 
+    fn set_stack_size(&mut self, item: &OptionItem) -> syn::Result<()> {
+        self.stack_size.claim(&item.key)?;
+        let (bytes, span) = size_value(item)?;
+        if bytes < size::MIN_STACK {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "`stack_size` must be at least {} ({} bytes): a panic's backtrace is \
+                     printed on the loop's own thread and needs about half of that; write \
+                     e.g. `stack_size = \"256 KiB\"`",
+                    size::describe(size::MIN_STACK),
+                    size::MIN_STACK
+                ),
+            ));
+        }
+        self.stack_size.set((bytes, span));
+        Ok(())
+    }
+
     /// Rules across keys would go here; `#[superloop]`'s options are independent.
     fn build(self) -> LoopOptions {
         LoopOptions {
@@ -198,6 +223,7 @@ impl Configuration {
             stop_on_failure: self.stop_on_failure.take(),
             reset_globally: self.reset_globally.take(),
             name: self.name.take(),
+            stack_size: self.stack_size.take(),
         }
     }
 }
@@ -258,6 +284,52 @@ fn duration_value(item: &OptionItem) -> syn::Result<(Duration, LitStr)> {
     }
 }
 
+/// The byte count of `stack_size`: a size string (`"256 KiB"`) or an integer of bytes.
+fn size_value(item: &OptionItem) -> syn::Result<(u64, Span)> {
+    const TAKES: &str = "`stack_size` takes a size such as `stack_size = \"256 KiB\"` \
+                         (units `B`, `KiB`, `MiB`, `KB`, `MB`) or a number of bytes such as \
+                         `stack_size = 262144`";
+    match item.value() {
+        Value::Str(lit) => match size::parse(&lit.value()) {
+            Ok(bytes) => Ok((bytes, lit.span())),
+            Err(reason) => Err(syn::Error::new(
+                lit.span(),
+                format!("`stack_size` is not a size: {reason}"),
+            )),
+        },
+        Value::Int { lit, negative } => {
+            if negative {
+                return Err(value_error(item, "`stack_size` cannot be negative"));
+            }
+            match lit.suffix() {
+                "" | "usize" | "u64" | "u32" => {}
+                "u8" | "u16" | "u128" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => {
+                    return Err(value_error(item, TAKES));
+                }
+                // `stack_size = 256KiB` lexes as the integer 256 with suffix `KiB`.
+                suffix => {
+                    let digits = lit.base10_digits();
+                    return Err(value_error(
+                        item,
+                        &format!(
+                            "write the size as a string: `stack_size = \"{digits} {suffix}\"`"
+                        ),
+                    ));
+                }
+            }
+            let bytes = lit
+                .base10_parse::<u64>()
+                .map_err(|_| syn::Error::new(lit.span(), "`stack_size` is too big"))?;
+            Ok((bytes, lit.span()))
+        }
+        Value::Flag => Err(value_error(
+            item,
+            "`stack_size` needs a value: a size such as `stack_size = \"256 KiB\"`",
+        )),
+        _ => Err(value_error(item, TAKES)),
+    }
+}
+
 /// A flag's value: `true` when written bare, else its `true`/`false`.
 fn flag_value(item: &OptionItem) -> syn::Result<LitBool> {
     let key = item.name();
@@ -297,7 +369,8 @@ mod tests {
                 within = "250ms",
                 stop_on_failure,
                 reset_globally = false,
-                name = "feed"
+                name = "feed",
+                stack_size = "256 KiB"
             ),
             &cx,
         );
@@ -308,6 +381,33 @@ mod tests {
         assert!(o.stop_on_failure.unwrap().value);
         assert!(!o.reset_globally.unwrap().value);
         assert_eq!(o.name.unwrap().value(), "feed");
+        assert_eq!(o.stack_size.unwrap().0, 256 * 1024);
+    }
+
+    #[test]
+    fn stack_sizes() {
+        let size = |args: TokenStream| {
+            let cx = Ctxt::new();
+            let o = parse(args, &cx);
+            cx.check().unwrap();
+            o.stack_size.unwrap().0
+        };
+        assert_eq!(size(quote!(stack_size = 65536)), 65536);
+        assert_eq!(size(quote!(stack_size = 1_048_576usize)), 1 << 20);
+        assert_eq!(size(quote!(stack_size = "100 KB")), 100_000);
+        assert_eq!(size(quote!(stack_size = "2MiB")), 2 << 20);
+        assert!(errors(quote!(stack_size = "64 KiB")).is_empty());
+        assert!(errors(quote!(stack_size = "65535 B"))[0].contains("at least 64 KiB"));
+        assert!(errors(quote!(stack_size = "64 KB"))[0].contains("at least 64 KiB"));
+        assert!(errors(quote!(stack_size = 4096))[0].contains("at least 64 KiB"));
+        assert!(errors(quote!(stack_size = -65536))[0].contains("cannot be negative"));
+        assert!(errors(quote!(stack_size = 256KiB))[0].contains("`stack_size = \"256 KiB\"`"));
+        assert!(errors(quote!(stack_size = "256 kib"))[0].contains("write `KiB`"));
+        assert!(errors(quote!(stack_size = "65536"))[0].contains("has no unit"));
+        assert!(errors(quote!(stack_size = 1.5))[0].starts_with("`stack_size` takes a size"));
+        assert!(errors(quote!(stack_size))[0].contains("needs a value"));
+        assert!(errors(quote!(stack_size = 99999999999999999999))[0].contains("too big"));
+        assert!(errors(quote!(stack_sise = "1 MiB"))[0].contains("did you mean `stack_size`"));
     }
 
     #[test]
@@ -332,6 +432,7 @@ mod tests {
         assert!(errors(quote!(within = "0ms"))[0].contains("longer than zero"));
         assert!(errors(quote!(name = "  "))[0].contains("cannot be blank"));
         assert!(errors(quote!(name = "a\0b"))[0].contains("NUL"));
+        assert!(errors(quote!(stack_size = "8 KiB"))[0].contains("at least"));
     }
 
     #[test]

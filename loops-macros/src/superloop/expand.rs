@@ -97,6 +97,10 @@ fn config(input: &Input, options: &LoopOptions) -> TokenStream {
     if let Some(on) = &options.reset_globally {
         config.extend(quote!(.reset_globally(#on)));
     }
+    if let Some((bytes, span)) = options.stack_size {
+        let bytes = proc_macro2::Literal::u64_unsuffixed(bytes);
+        config.extend(quote_spanned!(span=> .stack_size(#bytes)));
+    }
     config
 }
 

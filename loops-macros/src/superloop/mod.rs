@@ -1,9 +1,10 @@
-//! `#[superloop(...)]`: options ([`attr`]) and impl block ([`ast`]) are parsed, checked
+//! `#[superloop(...)]`: options ([`attr`], sizes in [`size`]) and impl block ([`ast`]) are parsed, checked
 //! ([`valid`]) and turned into `impl SuperLoop` ([`expand`]).
 
 mod ast;
 mod attr;
 mod expand;
+mod size;
 mod valid;
 
 use proc_macro2::TokenStream;
