@@ -1,4 +1,5 @@
-//! Procedural macros of [superloops](https://docs.rs/superloops): `#[superloop]`.
+//! Procedural macros of [superloops](https://docs.rs/superloops): `#[superloop]` and
+//! `loop_group!`.
 //!
 //! Use them through the `superloops` crate, which re-exports them: the code they generate
 //! names `::superloops::__private` and nothing else.
@@ -6,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod common;
+mod group;
 mod superloop;
 
 use proc_macro::TokenStream;
@@ -48,4 +50,73 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn superloop(args: TokenStream, input: TokenStream) -> TokenStream {
     superloop::expand(args.into(), input.into()).into()
+}
+
+/// Declares a *group*: a struct holding co-dependent loops under one supervisor, which
+/// restarts them together when one of them exceeds its failure budget.
+///
+/// ```ignore
+/// loop_group! {
+///     /// A failure in either restarts both.
+///     pub Pipeline<ProcessLoop, ApiFeed>
+/// }
+///
+/// let pipeline = Pipeline::new(ProcessLoop::default(), ApiFeed::new(key));
+/// pipeline.start();             // supervisor thread "Pipeline_0", then every member
+/// pipeline.api_feed.failure();  // members are public fields, named in snake_case
+/// println!("{}", pipeline.health());
+/// pipeline.stop();              // members in reverse order, then the supervisor
+/// ```
+///
+/// # Members
+///
+/// Each member is a `#[superloop]` type or another group (a supervision tree), held as a
+/// public field: a loop as its `LoopHandle<T>`, a group as itself. An unnamed member's field
+/// is its type's name in snake_case, without generic arguments (`ApiFeed` → `api_feed`,
+/// `HTTPFeed` → `http_feed`, `Worker<u32>` → `worker`, `Loop` → `r#loop`); name a member to
+/// choose its field, or to have one type twice: `Pool<primary: Worker, spare: Worker>`. Named
+/// and unnamed members mix. Members start in declaration order and stop in reverse.
+///
+/// Attributes and doc comments before the name go on the struct; any visibility works. One
+/// invocation may declare several groups, separated by `;` or nothing.
+///
+/// # What is generated
+///
+/// For `pub Pipeline<ProcessLoop, ApiFeed>`:
+///
+/// | item | what |
+/// | --- | --- |
+/// | `pub struct Pipeline { pub process_loop, pub api_feed, … }` | the members' handles |
+/// | `Pipeline::new(process_loop: ProcessLoop, api_feed: ApiFeed)` | builds the group; nothing runs yet |
+/// | `start(&self)` | the supervisor thread `Pipeline_0`, then every member |
+/// | `stop(&self) -> bool` | every member (reverse order), then the supervisor; true if no thread is left |
+/// | `health(&self) -> GroupHealth` | green light, resets, each member's status (`Display`: a table) |
+/// | `controller(&self) -> &LoopController` | everything else: `wait_green`, `resets`, … |
+/// | `Drop` | stops everything |
+/// | `GroupMember`, `Supervise` | so the group can be a member of another group |
+///
+/// # Options
+///
+/// All optional, in braces after the members:
+/// `pub Pool<primary: Worker, spare: Worker> { strategy = one_for_one, max_restarts = 5 }`.
+///
+/// | option | meaning | default |
+/// | --- | --- | --- |
+/// | `strategy = one_for_all` | who restarts when a member exceeds its failure budget: `one_for_all` every member that resets globally, `one_for_one` only that member, `rest_for_one` that member and the ones declared after it that reset globally | `one_for_all` |
+/// | `max_restarts = 5` | give up past this many resets within the window: stop every member and report the group failed (to its parent, when nested) | never give up |
+/// | `within = "1m"` | the window of `max_restarts` (requires it) | `"60s"` |
+/// | `backoff = "10ms..30s"` | resets that follow each other closely wait the first delay, then twice as long each time, up to the cap; the first reset after a quiet spell is immediate | `"10ms..5s"` |
+/// | `on_reset = path` | a `fn()` run during every reset, after the members have stopped and before they start again | none |
+///
+/// # Checked at compile time
+///
+/// A member that is not a `#[superloop]` type or a group, two members with one field name, an
+/// empty group, an unknown or repeated option, a malformed duration or backoff, `within`
+/// without `max_restarts`, an `on_reset` that is not a `fn()`, and — under `one_for_all` and
+/// `rest_for_one` — a group in which no member resets globally (every member declared
+/// `reset_globally = false`): each is a compile error on the offending token that says what to
+/// write instead.
+#[proc_macro]
+pub fn loop_group(input: TokenStream) -> TokenStream {
+    group::expand(input.into()).into()
 }

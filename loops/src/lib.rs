@@ -79,13 +79,18 @@ pub use task::{SpawnError, TaskError, TaskHandle};
 #[doc(inline)]
 pub use superloops_macros::superloop;
 
+/// `loop_group!` declares a group of loops restarted together: a struct with a public field
+/// per member, its supervisor, and its options. See the crate README for the syntax.
+#[doc(inline)]
+pub use superloops_macros::loop_group;
+
 /// Re-export of [`crossbeam_channel`]: the channels [`Ctx::recv`] waits on.
 pub use crossbeam_channel as channel;
 
 /// Everything a loop author needs: `use superloops::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        superloop, Ctx, GroupHealth, LoopConfig, LoopController, LoopError, LoopHandle,
+        loop_group, superloop, Ctx, GroupHealth, LoopConfig, LoopController, LoopError, LoopHandle,
         LoopState, LoopStatus, MemberHealth, Signal, StopReport, Strategy, SuperLoop, Supervise,
         TaskError, TaskHandle,
     };

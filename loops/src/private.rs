@@ -139,3 +139,40 @@ where
 
 pub use crate::group::{assert_some_member_resets_globally, on_reset_fn, GroupSettings};
 pub use crate::{GroupHealth, GroupMember, LoopController, MemberRef, Strategy, Supervise};
+
+// `on_reset = …` goes to `LoopController::on_reset` through `on_reset_hook` rather than into
+// `GroupSettings::on_reset` (a `fn()`): a wrong type then gets `OnReset`'s message, once, on
+// the user's path; and a closure that is `Send + Sync` is accepted too.
+
+/// What `on_reset = …` of `loop_group!` accepts: a function that takes nothing and returns
+/// `()` (a `fn()`, or a closure that can be shared between threads).
+#[diagnostic::on_unimplemented(
+    message = "`on_reset` must be a function that takes no arguments and returns `()`, not `{Self}`",
+    label = "expected a `fn()` here",
+    note = "write `fn log_reset() {{ … }}` and `on_reset = log_reset`: it runs on the supervisor thread during every reset, after the members have stopped and before they start again"
+)]
+pub trait OnReset: Send + Sync + 'static {
+    /// Runs the callback.
+    fn call(&self);
+}
+
+// `do_not_recommend`: a function of the wrong type gets `OnReset`'s message, which says what
+// `on_reset` takes, rather than `Fn`'s.
+#[diagnostic::do_not_recommend]
+impl<F: Fn() + Send + Sync + 'static> OnReset for F {
+    #[inline(always)]
+    fn call(&self) {
+        self()
+    }
+}
+
+/// The `on_reset` callback of a group, checked against [`OnReset`]; generated code calls it
+/// spanned on the user's path, and its result always fits `LoopController::on_reset`, so a
+/// wrong type is one error there.
+pub fn on_reset_hook<F: OnReset>(f: F) -> Box<dyn Fn() + Send + Sync + 'static> {
+    Box::new(move || f.call())
+}
+
+// A group's `run_until_signal`.
+pub use crate::StopReport;
+pub use std::io::Result as IoResult;
