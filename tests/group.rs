@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::prelude::*;
+use superloops::SpawnError;
 
 /// Declares a loop type that records its hooks in a log shared by the whole group, each
 /// event tagged with the member's name, so that the order across members can be checked.
@@ -487,4 +488,33 @@ fn on_reset_runs_between_stop_and_restart() {
     assert_eq!(hooked.health().backoff, Duration::from_millis(3));
     assert!(reset_channel().1.try_recv().is_err(), "once per reset");
     assert!(hooked.stop());
+}
+
+#[test]
+fn task_options_reach_the_controller() {
+    loop_group! {
+        Capped<Step> { max_threads = 1 }
+    }
+    let log = Log::default();
+    let capped = Capped::new(step("step", &log));
+    capped.start();
+    let (entered_tx, entered) = unbounded();
+    let first = capped
+        .controller()
+        .spawn_task("first", move |ctx| {
+            entered_tx.send(()).unwrap();
+            ctx.stopping().wait(); // runs until the group stops
+            Ok::<_, String>(1)
+        })
+        .unwrap();
+    entered.recv_timeout(BOUND).unwrap();
+    let second = capped
+        .controller()
+        .spawn_task("second", |_ctx| Ok::<_, String>(2));
+    assert!(
+        matches!(second, Err(SpawnError::ThreadLimitReached { max: 1 })),
+        "max_threads = 1: {second:?}"
+    );
+    assert!(capped.stop());
+    assert_eq!(first.join().unwrap(), 1);
 }

@@ -89,9 +89,10 @@ pub fn superloop(args: TokenStream, input: TokenStream) -> TokenStream {
 /// | `pub struct Pipeline { pub process_loop, pub api_feed, … }` | the members' handles |
 /// | `Pipeline::new(process_loop: ProcessLoop, api_feed: ApiFeed)` | builds the group; nothing runs yet |
 /// | `start(&self)` | the supervisor thread `Pipeline_0`, then every member |
-/// | `stop(&self) -> bool` | every member (reverse order), then the supervisor; true if no thread is left |
+/// | `stop(&self) -> bool` | every member (reverse order, each ended before the previous is asked), then the supervisor; true if no thread is left |
 /// | `health(&self) -> GroupHealth` | green light, resets, each member's status (`Display`: a table) |
-/// | `controller(&self) -> &LoopController` | everything else: `wait_green`, `resets`, … |
+/// | `run_until_signal(&self)` | blocks until SIGINT or SIGTERM, then stops the group (Unix) |
+/// | `controller(&self) -> &LoopController` | everything else: `wait_green`, `resets`, `spawn_task`, … |
 /// | `Drop` | stops everything |
 /// | `GroupMember`, `Supervise` | so the group can be a member of another group |
 ///
@@ -106,16 +107,19 @@ pub fn superloop(args: TokenStream, input: TokenStream) -> TokenStream {
 /// | `max_restarts = 5` | give up past this many resets within the window: stop every member and report the group failed (to its parent, when nested) | never give up |
 /// | `within = "1m"` | the window of `max_restarts` (requires it) | `"60s"` |
 /// | `backoff = "10ms..30s"` | resets that follow each other closely wait the first delay, then twice as long each time, up to the cap; the first reset after a quiet spell is immediate | `"10ms..5s"` |
-/// | `on_reset = path` | a `fn()` run during every reset, after the members have stopped and before they start again | none |
+/// | `on_reset = path` | a `fn()` run during every reset, after the members have stopped and before they start again (a closure that is `Send + Sync` works too) | none |
+/// | `max_threads = 4` | caps the tasks (`controller().spawn_task(…)`) running at once | no cap |
+/// | `queue_tasks` | past `max_threads`, queue a task until a slot frees rather than refuse it (requires `max_threads`) | off |
+/// | `task_grace = "5s"` | how long `stop` waits for each running task | `"5s"` |
 ///
 /// # Checked at compile time
 ///
 /// A member that is not a `#[superloop]` type or a group, two members with one field name, an
 /// empty group, an unknown or repeated option, a malformed duration or backoff, `within`
-/// without `max_restarts`, an `on_reset` that is not a `fn()`, and — under `one_for_all` and
-/// `rest_for_one` — a group in which no member resets globally (every member declared
-/// `reset_globally = false`): each is a compile error on the offending token that says what to
-/// write instead.
+/// without `max_restarts`, `queue_tasks` without `max_threads`, an `on_reset` that is not a
+/// `fn()`, and — under `one_for_all` and `rest_for_one` — a group in which no member resets
+/// globally (every member declared `reset_globally = false`): each is a compile error on the
+/// offending token that says what to write instead.
 #[proc_macro]
 pub fn loop_group(input: TokenStream) -> TokenStream {
     group::expand(input.into()).into()

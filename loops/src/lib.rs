@@ -79,8 +79,8 @@ pub use task::{SpawnError, TaskError, TaskHandle};
 #[doc(inline)]
 pub use superloops_macros::superloop;
 
-/// `loop_group!` declares a group of loops restarted together: a struct with a public field
-/// per member, its supervisor, and its options. See the crate README for the syntax.
+/// `loop_group!` declares a group of loops that recover together: a struct with a public
+/// field per member, and the supervisor that restarts them.
 #[doc(inline)]
 pub use superloops_macros::loop_group;
 

@@ -20,17 +20,21 @@ loop_group! {
         within = "1m",
         backoff = "10ms..30s",
         on_reset = crate::log_reset,
+        max_threads = 2,
+        queue_tasks,
+        task_grace = "1s",
     }
 }
 
 loop_group! {
     // The other spellings: a closure for `on_reset`, an inclusive backoff range, a
-    // `max_restarts` without `within` (a window of 60 s), raw option keys.
+    // `max_restarts` without `within` (a window of 60 s), `queue_tasks = false`, raw keys.
     Other<Worker> {
         r#strategy = rest_for_one,
         max_restarts = 0,
         backoff = "1s ..= 1s",
         on_reset = || println!("reset"),
+        queue_tasks = false,
     }
 }
 
@@ -41,6 +45,11 @@ fn main() {
     assert_eq!(health.name, "Pool");
     assert_eq!(health.supervisor.as_deref(), Some("Pool_0"));
     assert_eq!(health.members.len(), 2);
+    let task = pool
+        .controller()
+        .spawn_task("answer", |_ctx| Ok::<_, String>(42))
+        .unwrap();
+    assert_eq!(task.join().unwrap(), 42);
     assert!(pool.stop());
 
     let other = Other::new(Worker);

@@ -41,6 +41,16 @@ pub mod groups {
         Private<Worker>
     }
 
+    loop_group! {
+        /// Under a `cfg` that is off: neither the struct nor its impls exist.
+        #[cfg(any())]
+        pub Never<Worker, NotEvenAType>;
+
+        /// Under a `cfg` that is on.
+        #[cfg(all())]
+        pub Always<Worker>
+    }
+
     /// Uses the private group.
     pub fn private() -> usize {
         Private::new(Worker).health().members.len()
@@ -53,5 +63,6 @@ fn main() {
     let _ = groups::InCrate::new(groups::Worker);
     let _ = groups::InParent::new(groups::Worker);
     let _ = groups::Undocumented::new(groups::Worker);
+    let _ = groups::Always::new(groups::Worker);
     assert_eq!(groups::private(), 1);
 }

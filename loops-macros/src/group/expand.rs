@@ -24,6 +24,8 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
     let attrs = &group.attrs;
     let name = ident.unraw().to_string();
     let controller = controller_field();
+    // A group under `#[cfg(…)]`: its impls are under the same `cfg`.
+    let cfgs: Vec<_> = attrs.iter().filter(|a| a.path().is_ident("cfg")).collect();
 
     let default_doc = if attrs.iter().any(|a| a.path().is_ident("doc")) {
         None
@@ -60,8 +62,10 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
         .zip(&fields)
         .map(|(member, field)| into_member(member, field));
     let settings = settings(&name, ident.span(), &plan.options);
-    let resets_check =
-        (plan.check_resets && !members.is_empty()).then(|| resets_check(&group.ident, &members));
+    let resets_check = (plan.check_resets && !members.is_empty()).then(|| {
+        let check = resets_check(&group.ident, &members);
+        quote!(#(#cfgs)* #check)
+    });
     // Spanned on the group's name: when a member is no member type (reported on it), rustc
     // also reports the group's own signature, and it should point inside the invocation.
     let into_self = quote_spanned! {ident.span()=>
@@ -77,6 +81,7 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
             let #controller = ::superloops::__private::LoopController::on_reset(#controller, #hook);
         }
     });
+    let tasks = task_options(&plan.options);
 
     let new_doc = format!(
         " Builds the group from the values of its members, in declaration order ({}). \
@@ -99,11 +104,13 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
             #controller: ::superloops::__private::LoopController,
         }
 
+        #(#cfgs)*
         impl #ident {
             #[doc = #new_doc]
             pub fn new(#(#fields: #param_types),*) -> Self {
                 let #controller = #settings.controller();
                 #on_reset
+                #tasks
                 #(#into_members)*
                 Self {
                     #(#fields,)*
@@ -149,6 +156,7 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
         }
 
         /// Stops every member and the supervisor thread.
+        #(#cfgs)*
         #[automatically_derived]
         impl ::core::ops::Drop for #ident {
             fn drop(&mut self) {
@@ -156,6 +164,7 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
             }
         }
 
+        #(#cfgs)*
         #[automatically_derived]
         impl ::superloops::__private::Supervise for #ident {
             fn __member(&self) -> ::superloops::__private::MemberRef {
@@ -164,6 +173,7 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
         }
 
         /// A group can be a member of another group: a supervision tree.
+        #(#cfgs)*
         #[automatically_derived]
         impl ::superloops::__private::GroupMember for #ident {
             type Handle = Self;
@@ -262,6 +272,31 @@ fn settings(name: &str, span: Span, options: &GroupOptions) -> TokenStream {
             on_reset: ::superloops::__private::Option::None,
         }
     }
+}
+
+/// `let controller = LoopController::max_threads(controller, n);` and the like, for the
+/// options about tasks.
+fn task_options(options: &GroupOptions) -> TokenStream {
+    let controller = controller_field();
+    let mut tokens = TokenStream::new();
+    if let Some((n, span)) = options.max_threads {
+        let n = Literal::u64_unsuffixed(n);
+        tokens.extend(quote_spanned! {span=>
+            let #controller = ::superloops::__private::LoopController::max_threads(#controller, #n);
+        });
+    }
+    if let Some(on) = options.queue_tasks.as_ref().filter(|on| on.value) {
+        tokens.extend(quote_spanned! {on.span=>
+            let #controller = ::superloops::__private::LoopController::queue_tasks(#controller);
+        });
+    }
+    if let Some((grace, lit)) = &options.task_grace {
+        let grace = duration::to_tokens(*grace, lit);
+        tokens.extend(quote! {
+            let #controller = ::superloops::__private::LoopController::task_grace(#controller, #grace);
+        });
+    }
+    tokens
 }
 
 /// `const _: () = assert_some_member_resets_globally(<A as GroupMember>::RESETS_GLOBALLY || …);`,

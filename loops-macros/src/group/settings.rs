@@ -6,14 +6,23 @@ use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
-use syn::{Expr, Ident, LitStr};
+use syn::{Expr, Ident, LitBool, LitStr};
 
 use super::valid::snake_case;
 use crate::common::options::{self, OptionItem, Slot, Value};
 use crate::common::{duration, suggest, Ctxt};
 
 /// Every option `loop_group!` takes, in the order the docs list them.
-pub(crate) const OPTIONS: [&str; 5] = ["strategy", "max_restarts", "within", "backoff", "on_reset"];
+pub(crate) const OPTIONS: [&str; 8] = [
+    "strategy",
+    "max_restarts",
+    "within",
+    "backoff",
+    "on_reset",
+    "max_threads",
+    "queue_tasks",
+    "task_grace",
+];
 
 /// Options of `#[superloop]`: named when they are given to a group by mistake (`within` is
 /// both).
@@ -86,6 +95,12 @@ pub(crate) struct GroupOptions {
     pub(crate) backoff: Option<(Duration, Duration, LitStr)>,
     /// `on_reset = path`: the expression as written.
     pub(crate) on_reset: Option<Expr>,
+    /// `max_threads = 4`, spanned on the literal: the tasks running at once.
+    pub(crate) max_threads: Option<(u64, Span)>,
+    /// `queue_tasks` / `queue_tasks = b`: queue tasks past `max_threads`.
+    pub(crate) queue_tasks: Option<LitBool>,
+    /// `task_grace = "5s"` and the literal it came from.
+    pub(crate) task_grace: Option<(Duration, LitStr)>,
 }
 
 /// `max_restarts = n` and its window.
@@ -124,6 +139,10 @@ struct Configuration {
     within: Slot<(Duration, LitStr, Ident)>,
     backoff: Slot<(Duration, Duration, LitStr)>,
     on_reset: Slot<Expr>,
+    max_threads: Slot<(u64, Span)>,
+    /// With the key, for the error when `max_threads` is missing.
+    queue_tasks: Slot<(LitBool, Ident)>,
+    task_grace: Slot<(Duration, LitStr)>,
 }
 
 impl Configuration {
@@ -134,6 +153,9 @@ impl Configuration {
             "within" => self.set_within(item),
             "backoff" => self.set_backoff(item),
             "on_reset" => self.set_on_reset(item),
+            "max_threads" => self.set_max_threads(item),
+            "queue_tasks" => self.set_queue_tasks(item),
+            "task_grace" => self.set_task_grace(item),
             _ => Err(unknown_option(&item.key)),
         }
     }
@@ -195,28 +217,14 @@ impl Configuration {
 
     fn set_max_restarts(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.max_restarts.claim(&item.key)?;
-        let wrong_type = || {
-            value_error(
-                item,
-                "`max_restarts` takes a whole number such as `max_restarts = 5`",
-            )
-        };
-        let Value::Int { lit, negative } = item.value() else {
-            return Err(wrong_type());
-        };
-        if !matches!(lit.suffix(), "" | "u32") {
-            return Err(wrong_type());
-        }
-        if negative {
-            return Err(value_error(
-                item,
-                "`max_restarts` cannot be negative: it counts the resets allowed within the \
-                 window; `max_restarts = 0` gives up at the first one",
-            ));
-        }
-        let n = lit.base10_parse::<u32>().map_err(|_| {
+        let (n, span) = whole_number(
+            item,
+            "`max_restarts` cannot be negative: it counts the resets allowed within the \
+             window; `max_restarts = 0` gives up at the first one",
+        )?;
+        let n = u32::try_from(n).map_err(|_| {
             syn::Error::new(
-                lit.span(),
+                span,
                 format!(
                     "`max_restarts` is too big: the most it can be is {} (`u32::MAX`); leave \
                      it out for a group that never gives up",
@@ -224,7 +232,55 @@ impl Configuration {
                 ),
             )
         })?;
-        self.max_restarts.set((n, lit.span()));
+        self.max_restarts.set((n, span));
+        Ok(())
+    }
+
+    fn set_max_threads(&mut self, item: &OptionItem) -> syn::Result<()> {
+        self.max_threads.claim(&item.key)?;
+        let (n, span) = whole_number(
+            item,
+            "`max_threads` cannot be negative: it caps the tasks running at once",
+        )?;
+        if n == 0 {
+            return Err(syn::Error::new(
+                span,
+                "`max_threads = 0` would let no task run: write the number of tasks that may \
+                 run at once, such as `max_threads = 4`, or leave it out for no cap",
+            ));
+        }
+        self.max_threads.set((n, span));
+        Ok(())
+    }
+
+    fn set_queue_tasks(&mut self, item: &OptionItem) -> syn::Result<()> {
+        self.queue_tasks.claim(&item.key)?;
+        let on = match item.value() {
+            Value::Flag => LitBool::new(true, item.key.span()),
+            Value::Bool(lit) => lit.clone(),
+            _ => {
+                return Err(value_error(
+                    item,
+                    "`queue_tasks` is a flag: write `queue_tasks` alone, or \
+                     `queue_tasks = true` or `queue_tasks = false`",
+                ))
+            }
+        };
+        self.queue_tasks.set((on, item.key.clone()));
+        Ok(())
+    }
+
+    fn set_task_grace(&mut self, item: &OptionItem) -> syn::Result<()> {
+        self.task_grace.claim(&item.key)?;
+        let (duration, lit) = duration_value(item)?;
+        if duration.is_zero() {
+            return Err(syn::Error::new(
+                lit.span(),
+                "`task_grace` must be longer than zero: it is how long `stop` waits for each \
+                 running task; write e.g. `task_grace = \"1s\"`, or leave it out for 5 seconds",
+            ));
+        }
+        self.task_grace.set((duration, lit));
         Ok(())
     }
 
@@ -310,7 +366,21 @@ impl Configuration {
                  minute), or remove `within` for a group that never gives up",
             );
         }
+        let max_threads = self.max_threads.take();
+        let queue_tasks = self.queue_tasks.take();
+        if let (Some((on, key)), None) = (&queue_tasks, &max_threads) {
+            if on.value {
+                cx.error_at(
+                    key.span(),
+                    "`queue_tasks` queues the tasks started past `max_threads`, which is not \
+                     set: add it, as in `max_threads = 4, queue_tasks`, or remove `queue_tasks`",
+                );
+            }
+        }
         GroupOptions {
+            max_threads,
+            queue_tasks: queue_tasks.map(|(on, _)| on),
+            task_grace: self.task_grace.take(),
             strategy: self.strategy.take(),
             max_restarts: max_restarts.map(|(n, span)| MaxRestarts {
                 n,
@@ -378,6 +448,35 @@ fn unknown_option(key: &Ident) -> syn::Error {
     syn::Error::new(key.span(), msg)
 }
 
+/// A whole number `key = n` (no suffix but `u32`/`u64`/`usize`), with the message `negative`
+/// for `key = -n`.
+fn whole_number(item: &OptionItem, negative: &str) -> syn::Result<(u64, Span)> {
+    let key = item.name();
+    let wrong_type = || {
+        value_error(
+            item,
+            &format!("`{key}` takes a whole number such as `{key} = 5`"),
+        )
+    };
+    let Value::Int {
+        lit,
+        negative: minus,
+    } = item.value()
+    else {
+        return Err(wrong_type());
+    };
+    if !matches!(lit.suffix(), "" | "u32" | "u64" | "usize") {
+        return Err(wrong_type());
+    }
+    if minus {
+        return Err(value_error(item, negative));
+    }
+    let n = lit
+        .base10_parse::<u64>()
+        .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` is too big")))?;
+    Ok((n, lit.span()))
+}
+
 /// An error on the option's value, or on its key when it has none.
 fn value_error(item: &OptionItem, msg: &str) -> syn::Error {
     match &item.value {
@@ -443,8 +542,14 @@ mod tests {
             within = "1m",
             backoff = "10ms..30s",
             on_reset = crate::log_reset,
+            max_threads = 4,
+            queue_tasks,
+            task_grace = "250ms",
         ));
         assert_eq!(o.strategy(), Strategy::RestForOne);
+        assert_eq!(o.max_threads.unwrap().0, 4);
+        assert!(o.queue_tasks.unwrap().value);
+        assert_eq!(o.task_grace.unwrap().0, Duration::from_millis(250));
         let max = o.max_restarts.unwrap();
         assert_eq!(max.n, 5);
         assert_eq!(max.within.unwrap().0, Duration::from_secs(60));
@@ -512,6 +617,10 @@ mod tests {
     #[test]
     fn cross_key_rules() {
         assert!(errors(quote!(within = "1m"))[0].contains("add it"));
+        assert!(errors(quote!(queue_tasks))[0].contains("add it"));
+        assert!(errors(quote!(queue_tasks = false)).is_empty());
+        assert!(errors(quote!(max_threads = 0))[0].contains("no task"));
+        assert!(errors(quote!(max_restarts = 4294967296))[0].contains("too big"));
         assert!(errors(quote!(max_restarts = 3, within = "0s"))[0].contains("longer than zero"));
     }
 
