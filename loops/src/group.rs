@@ -42,8 +42,6 @@ pub struct GroupSettings {
     pub max_restarts: Option<(u32, Duration)>,
     /// Backoff between resets that follow each other: (first delay, cap).
     pub backoff: Option<(Duration, Duration)>,
-    /// Run during every reset, between stop and restart.
-    pub on_reset: Option<fn()>,
 }
 
 impl GroupSettings {
@@ -57,9 +55,6 @@ impl GroupSettings {
         }
         if let Some((min, max)) = self.backoff {
             c = c.backoff(min, max);
-        }
-        if let Some(f) = self.on_reset {
-            c = c.on_reset(f);
         }
         c
     }
@@ -75,9 +70,4 @@ pub const fn assert_some_member_resets_globally(any: bool) {
              `reset_globally = false` from a member, or use `strategy = one_for_one`"
         );
     }
-}
-
-/// Makes `on_reset = path` name a `fn()`; the call sits on the path's span.
-pub const fn on_reset_fn(f: fn()) -> fn() {
-    f
 }

@@ -137,7 +137,7 @@ where
 
 // ---- loop_group! support ----
 
-pub use crate::group::{assert_some_member_resets_globally, on_reset_fn, GroupSettings};
+pub use crate::group::{assert_some_member_resets_globally, GroupSettings};
 pub use crate::{GroupHealth, GroupMember, LoopController, MemberRef, Strategy, Supervise};
 
 // `on_reset = …` goes to `LoopController::on_reset` through `on_reset_hook` rather than into

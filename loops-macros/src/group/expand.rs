@@ -269,7 +269,6 @@ fn settings(name: &str, span: Span, options: &GroupOptions) -> TokenStream {
             strategy: ::superloops::__private::Strategy::#strategy,
             max_restarts: #max_restarts,
             backoff: #backoff,
-            on_reset: ::superloops::__private::Option::None,
         }
     }
 }
