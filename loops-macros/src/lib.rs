@@ -35,6 +35,8 @@ use proc_macro::TokenStream;
 /// | `stop_on_failure` | stop the loop when it exceeds its budget | off |
 /// | `reset_globally` / `reset_globally = false` | restart it when another loop of its group exceeds its budget | on |
 /// | `name = "feed"` | thread name prefix (`feed_0`, `feed_1`, …) | the type's name |
+/// | `stack_size = "256 KiB"` | stack size of its threads (`B`, `KiB`, `MiB`, `KB`, `MB`, or bytes); at least 64 KiB | the platform's |
+/// | `cycle_timeout = "30s"` | a cycle running longer is reported stalled and counted as one failure | none |
 ///
 /// # Hooks
 ///

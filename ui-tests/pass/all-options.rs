@@ -10,7 +10,9 @@ struct Feed;
     within = "250ms",
     stop_on_failure,
     reset_globally = false,
-    name = "feed"
+    name = "feed",
+    stack_size = "256 KiB",
+    cycle_timeout = "30s"
 )]
 impl Feed {
     fn cycle(&mut self) {}
@@ -25,4 +27,6 @@ fn main() {
     assert_eq!(CONFIG.within, Some(Duration::from_millis(250)));
     assert!(CONFIG.stop_on_failure);
     assert!(!CONFIG.reset_globally);
+    assert_eq!(CONFIG.stack_size, Some(256 * 1024));
+    assert_eq!(CONFIG.cycle_timeout, Some(Duration::from_secs(30)));
 }

@@ -12,7 +12,7 @@ use crate::common::options::{self, OptionItem, Slot, Value};
 use crate::common::{duration, suggest, Ctxt};
 
 /// Every option `#[superloop]` takes, in the order the docs list them.
-pub(crate) const OPTIONS: [&str; 7] = [
+pub(crate) const OPTIONS: [&str; 8] = [
     "grace",
     "max_failures",
     "within",
@@ -20,15 +20,18 @@ pub(crate) const OPTIONS: [&str; 7] = [
     "reset_globally",
     "name",
     "stack_size",
+    "cycle_timeout",
 ];
 
 /// Options of `loop_group!`: named when they are given to `#[superloop]` by mistake.
-const GROUP_OPTIONS: [&str; 5] = [
+const GROUP_OPTIONS: [&str; 7] = [
     "strategy",
     "max_restarts",
     "backoff",
     "on_reset",
     "max_threads",
+    "queue_tasks",
+    "task_grace",
 ];
 
 /// A well-formed option list, shown in messages.
@@ -52,6 +55,8 @@ pub(crate) struct LoopOptions {
     pub(crate) name: Option<LitStr>,
     /// `stack_size = "256 KiB"` or `stack_size = 262144`: bytes, spanned on the value.
     pub(crate) stack_size: Option<(u64, Span)>,
+    /// `cycle_timeout = "30s"` and the literal it came from.
+    pub(crate) cycle_timeout: Option<(Duration, LitStr)>,
 }
 
 /// Parses the attribute's arguments, reporting every mistake into `cx`.
@@ -76,6 +81,7 @@ struct Configuration {
     reset_globally: Slot<LitBool>,
     name: Slot<LitStr>,
     stack_size: Slot<(u64, Span)>,
+    cycle_timeout: Slot<(Duration, LitStr)>,
 }
 
 impl Configuration {
@@ -88,6 +94,7 @@ impl Configuration {
             "reset_globally" => self.set_reset_globally(item),
             "name" => self.set_name(item),
             "stack_size" => self.set_stack_size(item),
+            "cycle_timeout" => self.set_cycle_timeout(item),
             _ => Err(unknown_option(&item.key)),
         }
     }
@@ -151,6 +158,21 @@ impl Configuration {
             ));
         }
         self.within.set((duration, lit));
+        Ok(())
+    }
+
+    fn set_cycle_timeout(&mut self, item: &OptionItem) -> syn::Result<()> {
+        self.cycle_timeout.claim(&item.key)?;
+        let (duration, lit) = duration_value(item)?;
+        if duration.is_zero() {
+            return Err(syn::Error::new(
+                lit.span(),
+                "`cycle_timeout` must be longer than zero: a cycle running longer than it is \
+                 reported stalled; write e.g. `cycle_timeout = \"30s\"`, or leave it out for \
+                 no watchdog",
+            ));
+        }
+        self.cycle_timeout.set((duration, lit));
         Ok(())
     }
 
@@ -224,6 +246,7 @@ impl Configuration {
             reset_globally: self.reset_globally.take(),
             name: self.name.take(),
             stack_size: self.stack_size.take(),
+            cycle_timeout: self.cycle_timeout.take(),
         }
     }
 }

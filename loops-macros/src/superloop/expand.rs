@@ -101,6 +101,10 @@ fn config(input: &Input, options: &LoopOptions) -> TokenStream {
         let bytes = proc_macro2::Literal::u64_unsuffixed(bytes);
         config.extend(quote_spanned!(span=> .stack_size(#bytes)));
     }
+    if let Some((timeout, lit)) = &options.cycle_timeout {
+        let timeout = duration::to_tokens(*timeout, lit);
+        config.extend(quote!(.cycle_timeout(#timeout)));
+    }
     config
 }
 
