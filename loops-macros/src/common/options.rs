@@ -10,7 +10,8 @@ use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitBool, LitInt, LitStr, Token, UnOp};
 
-use super::Ctxt;
+use super::{duration, Ctxt};
+use std::time::Duration;
 
 /// One item of an option list: `key` (a flag) or `key = value`.
 pub(crate) struct OptionItem {
@@ -21,6 +22,39 @@ pub(crate) struct OptionItem {
 }
 
 impl OptionItem {
+    /// An error on the option's value, or on its key when it has none.
+    pub(crate) fn value_error(&self, msg: &str) -> syn::Error {
+        match &self.value {
+            Some(value) => syn::Error::new_spanned(value, msg),
+            None => syn::Error::new(self.key.span(), msg),
+        }
+    }
+
+    /// The value of a duration option, parsed at compile time; `example` is a well-formed
+    /// value for the messages, such as `"5s"`.
+    pub(crate) fn duration(&self, example: &str) -> syn::Result<(Duration, LitStr)> {
+        let key = self.name();
+        match self.value() {
+            Value::Str(lit) => Ok((duration::parse(&key, lit)?, lit.clone())),
+            Value::Flag => Err(self.value_error(&format!(
+                "`{key}` needs a value: a duration such as `{key} = \"{example}\"`"
+            ))),
+            // `grace = 5s` lexes as the integer 5 with suffix `s`: say to quote it.
+            Value::Int {
+                lit,
+                negative: false,
+            } if !lit.suffix().is_empty() => Err(self.value_error(&format!(
+                "write the duration as a string: `{key} = \"{lit}\"`"
+            ))),
+            Value::Int { .. } => Err(self.value_error(&format!(
+                "`{key}` takes a duration string with a unit, such as `{key} = \"{example}\"`"
+            ))),
+            _ => Err(self.value_error(&format!(
+                "`{key}` takes a duration string such as `{key} = \"{example}\"`"
+            ))),
+        }
+    }
+
     /// The key without any `r#` prefix, for matching.
     pub(crate) fn name(&self) -> String {
         self.key.unraw().to_string()

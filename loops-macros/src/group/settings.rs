@@ -10,7 +10,7 @@ use syn::{Expr, Ident, LitBool, LitStr};
 
 use super::valid::snake_case;
 use crate::common::options::{self, OptionItem, Slot, Value};
-use crate::common::{duration, suggest, Ctxt};
+use crate::common::{suggest, Ctxt};
 
 /// Every option `loop_group!` takes, in the order the docs list them.
 pub(crate) const OPTIONS: [&str; 8] = [
@@ -180,10 +180,9 @@ impl Configuration {
                 ));
             }
             _ => {
-                return Err(value_error(
-                    item,
-                    &format!("{choices}, such as `strategy = one_for_one`"),
-                ))
+                return Err(
+                    item.value_error(&format!("{choices}, such as `strategy = one_for_one`"))
+                )
             }
         };
         let last = &value
@@ -259,8 +258,7 @@ impl Configuration {
             Value::Flag => LitBool::new(true, item.key.span()),
             Value::Bool(lit) => lit.clone(),
             _ => {
-                return Err(value_error(
-                    item,
+                return Err(item.value_error(
                     "`queue_tasks` is a flag: write `queue_tasks` alone, or \
                      `queue_tasks = true` or `queue_tasks = false`",
                 ))
@@ -272,7 +270,7 @@ impl Configuration {
 
     fn set_task_grace(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.task_grace.claim(&item.key)?;
-        let (duration, lit) = duration_value(item)?;
+        let (duration, lit) = item.duration("1m")?;
         if duration.is_zero() {
             return Err(syn::Error::new(
                 lit.span(),
@@ -286,7 +284,7 @@ impl Configuration {
 
     fn set_within(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.within.claim(&item.key)?;
-        let (duration, lit) = duration_value(item)?;
+        let (duration, lit) = item.duration("1m")?;
         if duration.is_zero() {
             return Err(syn::Error::new(
                 lit.span(),
@@ -304,14 +302,12 @@ impl Configuration {
             match item.value() {
                 Value::Str(lit) => lit,
                 Value::Flag => {
-                    return Err(value_error(
-                        item,
+                    return Err(item.value_error(
                         "`backoff` needs a value: the first delay and the cap, such as \
                      `backoff = \"10ms..30s\"`",
                     ))
                 }
-                _ => return Err(value_error(
-                    item,
+                _ => return Err(item.value_error(
                     "`backoff` takes a string with two durations, the first delay and the cap, \
                      such as `backoff = \"10ms..30s\"`",
                 )),
@@ -343,14 +339,12 @@ impl Configuration {
                     lit.value()
                 ),
             )),
-            Some(_) => Err(value_error(
-                item,
-                &format!("`on_reset` takes the path of a function `fn()`, {example}"),
-            )),
-            None => Err(value_error(
-                item,
-                &format!("`on_reset` needs a value: the path of a function `fn()`, {example}"),
-            )),
+            Some(_) => Err(item.value_error(&format!(
+                "`on_reset` takes the path of a function `fn()`, {example}"
+            ))),
+            None => Err(item.value_error(&format!(
+                "`on_reset` needs a value: the path of a function `fn()`, {example}"
+            ))),
         }
     }
 
@@ -452,12 +446,8 @@ fn unknown_option(key: &Ident) -> syn::Error {
 /// for `key = -n`.
 fn whole_number(item: &OptionItem, negative: &str) -> syn::Result<(u64, Span)> {
     let key = item.name();
-    let wrong_type = || {
-        value_error(
-            item,
-            &format!("`{key}` takes a whole number such as `{key} = 5`"),
-        )
-    };
+    let wrong_type =
+        || item.value_error(&format!("`{key}` takes a whole number such as `{key} = 5`"));
     let Value::Int {
         lit,
         negative: minus,
@@ -469,48 +459,12 @@ fn whole_number(item: &OptionItem, negative: &str) -> syn::Result<(u64, Span)> {
         return Err(wrong_type());
     }
     if minus {
-        return Err(value_error(item, negative));
+        return Err(item.value_error(negative));
     }
     let n = lit
         .base10_parse::<u64>()
         .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` is too big")))?;
     Ok((n, lit.span()))
-}
-
-/// An error on the option's value, or on its key when it has none.
-fn value_error(item: &OptionItem, msg: &str) -> syn::Error {
-    match &item.value {
-        Some(value) => syn::Error::new_spanned(value, msg),
-        None => syn::Error::new(item.key.span(), msg),
-    }
-}
-
-/// The duration string of `within`.
-fn duration_value(item: &OptionItem) -> syn::Result<(Duration, LitStr)> {
-    let key = item.name();
-    match item.value() {
-        Value::Str(lit) => Ok((duration::parse(&key, lit)?, lit.clone())),
-        Value::Flag => Err(value_error(
-            item,
-            &format!("`{key}` needs a value: a duration such as `{key} = \"1m\"`"),
-        )),
-        // `within = 1m` does not lex; `within = 60s` lexes as 60 with suffix `s`.
-        Value::Int {
-            lit,
-            negative: false,
-        } if !lit.suffix().is_empty() => Err(value_error(
-            item,
-            &format!("write the duration as a string: `{key} = \"{lit}\"`"),
-        )),
-        Value::Int { .. } => Err(value_error(
-            item,
-            &format!("`{key}` takes a duration string with a unit, such as `{key} = \"1m\"`"),
-        )),
-        _ => Err(value_error(
-            item,
-            &format!("`{key}` takes a duration string such as `{key} = \"1m\"`"),
-        )),
-    }
 }
 
 #[cfg(test)]

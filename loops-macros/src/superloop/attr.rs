@@ -9,7 +9,7 @@ use syn::{Ident, LitBool, LitStr};
 
 use super::size;
 use crate::common::options::{self, OptionItem, Slot, Value};
-use crate::common::{duration, suggest, Ctxt};
+use crate::common::{suggest, Ctxt};
 
 /// Every option `#[superloop]` takes, in the order the docs list them.
 pub(crate) const OPTIONS: [&str; 8] = [
@@ -101,7 +101,7 @@ impl Configuration {
 
     fn set_grace(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.grace.claim(&item.key)?;
-        let (duration, lit) = duration_value(item)?;
+        let (duration, lit) = item.duration("5s")?;
         if duration.is_zero() {
             return Err(syn::Error::new(
                 lit.span(),
@@ -115,12 +115,8 @@ impl Configuration {
 
     fn set_max_failures(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.max_failures.claim(&item.key)?;
-        let wrong_type = || {
-            value_error(
-                item,
-                "`max_failures` takes a whole number such as `max_failures = 10`",
-            )
-        };
+        let wrong_type =
+            || item.value_error("`max_failures` takes a whole number such as `max_failures = 10`");
         let Value::Int { lit, negative } = item.value() else {
             return Err(wrong_type());
         };
@@ -128,8 +124,7 @@ impl Configuration {
             return Err(wrong_type());
         }
         if negative {
-            return Err(value_error(
-                item,
+            return Err(item.value_error(
                 "`max_failures` cannot be negative: it counts the failures allowed; \
                  `max_failures = 0` makes the first failure exceed the budget",
             ));
@@ -149,7 +144,7 @@ impl Configuration {
 
     fn set_within(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.within.claim(&item.key)?;
-        let (duration, lit) = duration_value(item)?;
+        let (duration, lit) = item.duration("5s")?;
         if duration.is_zero() {
             return Err(syn::Error::new(
                 lit.span(),
@@ -163,7 +158,7 @@ impl Configuration {
 
     fn set_cycle_timeout(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.cycle_timeout.claim(&item.key)?;
-        let (duration, lit) = duration_value(item)?;
+        let (duration, lit) = item.duration("5s")?;
         if duration.is_zero() {
             return Err(syn::Error::new(
                 lit.span(),
@@ -193,10 +188,7 @@ impl Configuration {
     fn set_name(&mut self, item: &OptionItem) -> syn::Result<()> {
         self.name.claim(&item.key)?;
         let Value::Str(lit) = item.value() else {
-            return Err(value_error(
-                item,
-                "`name` takes a string such as `name = \"feed\"`",
-            ));
+            return Err(item.value_error("`name` takes a string such as `name = \"feed\"`"));
         };
         let name = lit.value();
         if name.trim().is_empty() {
@@ -271,42 +263,6 @@ fn unknown_option(key: &Ident) -> syn::Error {
     syn::Error::new(key.span(), msg)
 }
 
-/// An error on the option's value, or on its key when it has none.
-fn value_error(item: &OptionItem, msg: &str) -> syn::Error {
-    match &item.value {
-        Some(value) => syn::Error::new_spanned(value, msg),
-        None => syn::Error::new(item.key.span(), msg),
-    }
-}
-
-/// The duration string of `grace` or `within`.
-fn duration_value(item: &OptionItem) -> syn::Result<(Duration, LitStr)> {
-    let key = item.name();
-    match item.value() {
-        Value::Str(lit) => Ok((duration::parse(&key, lit)?, lit.clone())),
-        Value::Flag => Err(value_error(
-            item,
-            &format!("`{key}` needs a value: a duration such as `{key} = \"5s\"`"),
-        )),
-        // `grace = 5s` lexes as the integer 5 with suffix `s`: say to quote it.
-        Value::Int {
-            lit,
-            negative: false,
-        } if !lit.suffix().is_empty() => Err(value_error(
-            item,
-            &format!("write the duration as a string: `{key} = \"{lit}\"`"),
-        )),
-        Value::Int { .. } => Err(value_error(
-            item,
-            &format!("`{key}` takes a duration string with a unit, such as `{key} = \"5s\"`"),
-        )),
-        _ => Err(value_error(
-            item,
-            &format!("`{key}` takes a duration string such as `{key} = \"5s\"`"),
-        )),
-    }
-}
-
 /// The byte count of `stack_size`: a size string (`"256 KiB"`) or an integer of bytes.
 fn size_value(item: &OptionItem) -> syn::Result<(u64, Span)> {
     const TAKES: &str = "`stack_size` takes a size such as `stack_size = \"256 KiB\"` \
@@ -322,22 +278,19 @@ fn size_value(item: &OptionItem) -> syn::Result<(u64, Span)> {
         },
         Value::Int { lit, negative } => {
             if negative {
-                return Err(value_error(item, "`stack_size` cannot be negative"));
+                return Err(item.value_error("`stack_size` cannot be negative"));
             }
             match lit.suffix() {
                 "" | "usize" | "u64" | "u32" => {}
                 "u8" | "u16" | "u128" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => {
-                    return Err(value_error(item, TAKES));
+                    return Err(item.value_error(TAKES));
                 }
                 // `stack_size = 256KiB` lexes as the integer 256 with suffix `KiB`.
                 suffix => {
                     let digits = lit.base10_digits();
-                    return Err(value_error(
-                        item,
-                        &format!(
-                            "write the size as a string: `stack_size = \"{digits} {suffix}\"`"
-                        ),
-                    ));
+                    return Err(item.value_error(&format!(
+                        "write the size as a string: `stack_size = \"{digits} {suffix}\"`"
+                    )));
                 }
             }
             let bytes = lit
@@ -345,11 +298,9 @@ fn size_value(item: &OptionItem) -> syn::Result<(u64, Span)> {
                 .map_err(|_| syn::Error::new(lit.span(), "`stack_size` is too big"))?;
             Ok((bytes, lit.span()))
         }
-        Value::Flag => Err(value_error(
-            item,
-            "`stack_size` needs a value: a size such as `stack_size = \"256 KiB\"`",
-        )),
-        _ => Err(value_error(item, TAKES)),
+        Value::Flag => Err(item
+            .value_error("`stack_size` needs a value: a size such as `stack_size = \"256 KiB\"`")),
+        _ => Err(item.value_error(TAKES)),
     }
 }
 
@@ -359,12 +310,9 @@ fn flag_value(item: &OptionItem) -> syn::Result<LitBool> {
     match item.value() {
         Value::Flag => Ok(LitBool::new(true, item.key.span())),
         Value::Bool(lit) => Ok(lit.clone()),
-        _ => Err(value_error(
-            item,
-            &format!(
-                "`{key}` is a flag: write `{key}` alone, or `{key} = true` or `{key} = false`"
-            ),
-        )),
+        _ => Err(item.value_error(&format!(
+            "`{key}` is a flag: write `{key}` alone, or `{key} = true` or `{key} = false`"
+        ))),
     }
 }
 
