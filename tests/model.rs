@@ -1,0 +1,1356 @@
+//! State-machine tests: random sequences of operations on a `LoopHandle` and on a
+//! `LoopController`, each step checked against a small model of the states (stopped,
+//! starting, running, stopping, abandoned, failed) and of the hooks that must have run.
+//!
+//! The loops are *puppets*: their behaviour is chosen by the test, one step at a time —
+//! decline (or fail, or panic in) the next `on_start`, panic in the next `on_thread_start`,
+//! and, through a command channel their `cycle` waits on, return `Err`, panic, `ctx.stop()`,
+//! `ctx.failure()`, or block ignoring stop until the test releases it. Every step is applied
+//! to the model and to the runtime; the runtime is then given time to settle (a bounded poll
+//! until its observable state equals the model's prediction — threads end on their own after
+//! a panic or `ctx.stop()`), and the two are compared: return values, `status()` (state,
+//! alive, running, failures, abandoned threads, thread name), and the number of each hook
+//! call, with `on_stop` split between the caller's thread and the loop's own threads.
+//!
+//! Timing: the puppets' grace is 100 ms, so a `stop` of a blocked thread abandons it quickly.
+//! A `stop` of a thread that is *not* blocked is expected to join it; on a machine so loaded
+//! that the thread did not end within 100 ms, the runtime abandons it instead. That outcome is
+//! accepted only when the call really lasted the grace, and the model then follows the
+//! abandonment path (the thread ends on its own soon after), so the test stays exact without
+//! being flaky.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+
+use common::{current_thread, Log, BOUND};
+use parking_lot::Mutex;
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use superloops::channel::{unbounded, Receiver, Sender};
+use superloops::Strategy as Policy;
+use superloops::{Ctx, LoopConfig, LoopController, LoopError, LoopHandle, LoopState, SuperLoop};
+
+const GRACE: Duration = Duration::from_millis(100);
+
+/// `cases` cases, or `SUPERLOOPS_MODEL_CASES` for a longer run.
+fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("SUPERLOOPS_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Puppets.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StartPlan {
+    Allow,
+    Decline,
+    Fail,
+    Panic,
+}
+
+/// What the running thread's next cycle does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cmd {
+    Err,
+    Panic,
+    CtxStop,
+    CtxFailure,
+    /// Blocks ignoring stop until released.
+    Block,
+}
+
+struct Plans {
+    start: StartPlan,
+    thread_start_panic: bool,
+}
+
+/// What the test holds to pull a puppet's strings.
+#[derive(Clone)]
+struct Strings {
+    log: Log,
+    cmds: Receiver<Cmd>,
+    /// (thread name, what `ctx.failure()` returned for `CtxFailure`)
+    acks: Sender<(String, bool)>,
+    release: Receiver<()>,
+    plans: Arc<Mutex<Plans>>,
+}
+
+/// The test's ends of a puppet's strings.
+struct Controls {
+    log: Log,
+    cmds: Sender<Cmd>,
+    acks: Receiver<(String, bool)>,
+    release: Sender<()>,
+    plans: Arc<Mutex<Plans>>,
+}
+
+fn strings() -> (Strings, Controls) {
+    let log = Log::default();
+    let (cmd_tx, cmd_rx) = unbounded();
+    let (ack_tx, ack_rx) = unbounded();
+    let (rel_tx, rel_rx) = unbounded();
+    let plans = Arc::new(Mutex::new(Plans {
+        start: StartPlan::Allow,
+        thread_start_panic: false,
+    }));
+    (
+        Strings {
+            log: log.clone(),
+            cmds: cmd_rx,
+            acks: ack_tx,
+            release: rel_rx,
+            plans: plans.clone(),
+        },
+        Controls {
+            log,
+            cmds: cmd_tx,
+            acks: ack_rx,
+            release: rel_tx,
+            plans,
+        },
+    )
+}
+
+impl Strings {
+    fn on_start(&mut self) -> Result<bool, LoopError> {
+        self.log.push("on_start");
+        let plan = std::mem::replace(&mut self.plans.lock().start, StartPlan::Allow);
+        match plan {
+            StartPlan::Allow => Ok(true),
+            StartPlan::Decline => Ok(false),
+            StartPlan::Fail => Err(LoopError::new("planned: no connection")),
+            StartPlan::Panic => std::panic::panic_any("planned panic in on_start".to_owned()),
+        }
+    }
+    fn on_stop(&mut self) {
+        self.log.push("on_stop");
+    }
+    fn on_thread_start(&mut self) {
+        self.log.push("on_thread_start");
+        if std::mem::take(&mut self.plans.lock().thread_start_panic) {
+            std::panic::panic_any("planned panic in on_thread_start".to_owned());
+        }
+    }
+    fn on_thread_stop(&mut self) {
+        self.log.push("on_thread_stop");
+    }
+    fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError> {
+        let Some(cmd) = ctx.recv(&self.cmds) else {
+            return Ok(());
+        };
+        let me = ctx.thread_name().to_owned();
+        match cmd {
+            Cmd::Err => {
+                let _ = self.acks.send((me, false));
+                Err(LoopError::new("planned error"))
+            }
+            Cmd::Panic => {
+                let _ = self.acks.send((me, false));
+                std::panic::panic_any("planned panic in cycle".to_owned())
+            }
+            Cmd::CtxStop => {
+                ctx.stop();
+                let _ = self.acks.send((me, false));
+                Ok(())
+            }
+            Cmd::CtxFailure => {
+                let exceeded = ctx.failure();
+                let _ = self.acks.send((me, exceeded));
+                Ok(())
+            }
+            Cmd::Block => {
+                let _ = self.acks.send((me, false));
+                let _ = self.release.recv();
+                Ok(())
+            }
+        }
+    }
+}
+
+macro_rules! puppet {
+    ($ty:ident, $config:expr) => {
+        struct $ty(Strings);
+        impl SuperLoop for $ty {
+            const CONFIG: LoopConfig = $config;
+            fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError> {
+                self.0.cycle(ctx)
+            }
+            fn on_start(&mut self) -> Result<bool, LoopError> {
+                self.0.on_start()
+            }
+            fn on_stop(&mut self) {
+                self.0.on_stop()
+            }
+            fn on_thread_start(&mut self) {
+                self.0.on_thread_start()
+            }
+            fn on_thread_stop(&mut self) {
+                self.0.on_thread_stop()
+            }
+        }
+    };
+}
+
+// Handle model: a tolerant budget, and a strict one that stops the loop.
+puppet!(
+    Lenient,
+    LoopConfig::new("Lenient").grace(GRACE).max_failures(2)
+);
+puppet!(
+    Strict,
+    LoopConfig::new("Strict")
+        .grace(GRACE)
+        .max_failures(1)
+        .stop_on_failure(true)
+);
+// Controller model (no blocking there: a long grace keeps stops exact).
+const LONG: Duration = Duration::from_secs(20);
+puppet!(
+    Steady,
+    LoopConfig::new("Steady").grace(LONG).max_failures(1)
+);
+puppet!(
+    Brittle,
+    LoopConfig::new("Brittle")
+        .grace(LONG)
+        .max_failures(0)
+        .stop_on_failure(true)
+);
+puppet!(
+    Loner,
+    LoopConfig::new("Loner")
+        .grace(LONG)
+        .max_failures(1)
+        .reset_globally(false)
+);
+
+fn quiet_planned_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let planned = info
+                .payload()
+                .downcast_ref::<String>()
+                .is_some_and(|s| s.starts_with("planned"));
+            if !planned {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Polls until `observe()` equals `expected`; an error with both after [`BOUND`].
+fn settle<O: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: &O,
+    observe: impl Fn() -> O,
+) -> Result<(), TestCaseError> {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let seen = observe();
+        if &seen == expected {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(TestCaseError::fail(format!(
+                "after {what}: the runtime never reached the model's state\n  model:   {expected:?}\n  runtime: {seen:?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Sends a command to the running thread and waits until that thread has taken it.
+fn command(c: &Controls, cmd: Cmd, thread: &str) -> Result<bool, TestCaseError> {
+    c.cmds.send(cmd).unwrap();
+    let (who, exceeded) = c
+        .acks
+        .recv_timeout(BOUND)
+        .map_err(|_| TestCaseError::fail(format!("{thread} never took command {cmd:?}")))?;
+    prop_assert_eq!(&who, thread, "the command went to another thread");
+    Ok(exceeded)
+}
+
+// ---------------------------------------------------------------------------------------
+// The model of one handle.
+
+#[derive(Clone, Debug)]
+struct Thread {
+    gen: u64,
+    blocked: bool,
+    signalled: bool,
+}
+
+#[derive(Clone, Debug)]
+struct HandleModel {
+    name: &'static str,
+    max_failures: u32,
+    stop_on_failure: bool,
+    from_fn: bool,
+    /// The current (non-abandoned) thread.
+    live: Option<Thread>,
+    /// Abandoned threads not yet ended, and whether each holds the loop's only value.
+    abandoned: Vec<(Thread, bool)>,
+    wanted: bool,
+    queued: bool,
+    failures: u32,
+    gens: u64,
+    start_plan: StartPlan,
+    thread_start_panic: bool,
+    // Hook calls.
+    on_start: usize,
+    allowed: usize,
+    on_stop: usize,
+    on_stop_on_loop_threads: usize,
+    on_thread_start: usize,
+    on_thread_stop: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HandleObs {
+    state: LoopState,
+    alive: bool,
+    running: bool,
+    failures: u32,
+    abandoned: usize,
+    thread: Option<String>,
+    on_start: usize,
+    on_stop: usize,
+    on_stop_on_loop_threads: usize,
+    on_thread_start: usize,
+    on_thread_stop: usize,
+}
+
+impl HandleModel {
+    fn new(config: &LoopConfig, from_fn: bool) -> Self {
+        HandleModel {
+            name: config.name,
+            max_failures: config.max_failures,
+            stop_on_failure: config.stop_on_failure,
+            from_fn,
+            live: None,
+            abandoned: Vec::new(),
+            wanted: false,
+            queued: false,
+            failures: 0,
+            gens: 0,
+            start_plan: StartPlan::Allow,
+            thread_start_panic: false,
+            on_start: 0,
+            allowed: 0,
+            on_stop: 0,
+            on_stop_on_loop_threads: 0,
+            on_thread_start: 0,
+            on_thread_stop: 0,
+        }
+    }
+
+    fn thread_name(&self) -> Option<String> {
+        self.gens
+            .checked_sub(1)
+            .map(|g| format!("{}_{g}", self.name))
+    }
+
+    fn value_available(&self) -> bool {
+        self.from_fn || !self.abandoned.iter().any(|(_, holds)| *holds)
+    }
+
+    fn state(&self) -> LoopState {
+        if let Some(t) = &self.live {
+            if t.signalled {
+                LoopState::Stopping
+            } else {
+                LoopState::Running
+            }
+        } else if self.queued {
+            LoopState::Starting
+        } else if self.abandoned.iter().any(|(_, holds)| *holds) {
+            LoopState::Abandoned
+        } else if self.wanted {
+            LoopState::Failed
+        } else {
+            LoopState::Stopped
+        }
+    }
+
+    fn expected(&self) -> HandleObs {
+        HandleObs {
+            state: self.state(),
+            alive: self.live.is_some(),
+            running: self.wanted,
+            failures: self.failures,
+            abandoned: self.abandoned.len(),
+            thread: self.thread_name(),
+            on_start: self.on_start,
+            on_stop: self.on_stop,
+            on_stop_on_loop_threads: self.on_stop_on_loop_threads,
+            on_thread_start: self.on_thread_start,
+            on_thread_stop: self.on_thread_stop,
+        }
+    }
+
+    /// `request_stop`: only the thread `only` (when given) is asked.
+    fn request_stop(&mut self, only: Option<u64>) {
+        match (&mut self.live, only) {
+            (Some(t), Some(g)) if t.gen != g => return,
+            (None, Some(_)) => return,
+            (Some(t), _) => t.signalled = true,
+            (None, None) => {}
+        }
+        self.wanted = false;
+        self.queued = false;
+    }
+
+    fn record_failure(&mut self, from: Option<u64>) -> bool {
+        self.failures += 1;
+        if self.failures > self.max_failures {
+            self.failures = 0;
+            if self.stop_on_failure {
+                self.request_stop(from);
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    fn start_locked(&mut self) -> bool {
+        self.queued = false;
+        if let Some(t) = &self.live {
+            self.wanted = true;
+            if t.signalled {
+                self.queued = true;
+            }
+            return false;
+        }
+        if !self.value_available() {
+            self.wanted = true;
+            self.queued = true;
+            return false;
+        }
+        // A factory's fresh value replaces one an abandoned thread holds.
+        for a in &mut self.abandoned {
+            a.1 = false;
+        }
+        self.wanted = true;
+        self.on_start += 1;
+        match std::mem::replace(&mut self.start_plan, StartPlan::Allow) {
+            StartPlan::Allow => {
+                self.allowed += 1;
+                let gen = self.gens;
+                self.gens += 1;
+                self.live = Some(Thread {
+                    gen,
+                    blocked: false,
+                    signalled: false,
+                });
+                self.on_thread_start += 1;
+                if std::mem::take(&mut self.thread_start_panic) {
+                    self.record_failure(Some(gen));
+                    self.end_live_on_its_own(false);
+                }
+                true
+            }
+            StartPlan::Decline | StartPlan::Fail => {
+                self.wanted = false;
+                false
+            }
+            StartPlan::Panic => {
+                self.wanted = false;
+                self.record_failure(None);
+                false
+            }
+        }
+    }
+
+    /// The live thread ended without a `stop` caller waiting: `on_stop` runs at its end.
+    fn end_live_on_its_own(&mut self, ran_thread_stop: bool) {
+        self.live = None;
+        if ran_thread_stop {
+            self.on_thread_stop += 1;
+        }
+        self.on_stop += 1;
+        self.on_stop_on_loop_threads += 1;
+        self.settle();
+    }
+
+    /// A queued start runs once the value is back and no thread is live.
+    fn settle(&mut self) {
+        if self.queued && self.live.is_none() && self.value_available() {
+            self.start_locked();
+        }
+    }
+
+    /// Threads that are signalled and not blocked end, one after the other.
+    fn advance(&mut self) {
+        loop {
+            if self
+                .live
+                .as_ref()
+                .is_some_and(|t| t.signalled && !t.blocked)
+            {
+                self.end_live_on_its_own(true);
+                continue;
+            }
+            if let Some(i) = self.abandoned.iter().position(|(t, _)| !t.blocked) {
+                self.abandoned.remove(i);
+                self.on_thread_stop += 1;
+                self.on_stop += 1;
+                self.on_stop_on_loop_threads += 1;
+                self.settle();
+                continue;
+            }
+            break;
+        }
+    }
+
+    /// `stop` from outside. `abandon`: its thread did not end within the grace although it
+    /// was not blocked (a loaded machine).
+    fn stop(&mut self, abandon: bool) -> bool {
+        self.wanted = false;
+        self.queued = false;
+        match self.live.take() {
+            None => self.abandoned.is_empty(),
+            Some(mut t) => {
+                t.signalled = true;
+                if t.blocked || abandon {
+                    for a in &mut self.abandoned {
+                        a.1 = false;
+                    }
+                    self.abandoned.push((t, true));
+                    false
+                } else {
+                    self.on_thread_stop += 1;
+                    self.on_stop += 1;
+                    self.abandoned.is_empty()
+                }
+            }
+        }
+    }
+
+    fn live_cycling(&self) -> Option<u64> {
+        self.live
+            .as_ref()
+            .filter(|t| !t.blocked && !t.signalled)
+            .map(|t| t.gen)
+    }
+
+    fn release_all(&mut self) {
+        if let Some(t) = &mut self.live {
+            t.blocked = false;
+        }
+        for (t, _) in &mut self.abandoned {
+            t.blocked = false;
+        }
+        self.advance();
+    }
+
+    fn blocked(&self) -> usize {
+        self.live.iter().filter(|t| t.blocked).count()
+            + self.abandoned.iter().filter(|(t, _)| t.blocked).count()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum HandleOp {
+    Start,
+    Stop,
+    HardReset,
+    Failure,
+    Cycle(Cmd),
+    Release,
+    NextStart(StartPlan),
+    PanicInNextThreadStart,
+    Reads,
+}
+
+fn handle_op() -> impl Strategy<Value = HandleOp> {
+    prop_oneof![
+        4 => Just(HandleOp::Start),
+        3 => Just(HandleOp::Stop),
+        2 => Just(HandleOp::HardReset),
+        3 => Just(HandleOp::Failure),
+        1 => Just(HandleOp::Cycle(Cmd::Err)),
+        1 => Just(HandleOp::Cycle(Cmd::Panic)),
+        1 => Just(HandleOp::Cycle(Cmd::CtxStop)),
+        2 => Just(HandleOp::Cycle(Cmd::CtxFailure)),
+        2 => Just(HandleOp::Cycle(Cmd::Block)),
+        2 => Just(HandleOp::Release),
+        1 => Just(HandleOp::NextStart(StartPlan::Decline)),
+        1 => Just(HandleOp::NextStart(StartPlan::Fail)),
+        1 => Just(HandleOp::NextStart(StartPlan::Panic)),
+        1 => Just(HandleOp::PanicInNextThreadStart),
+        1 => Just(HandleOp::Reads),
+    ]
+}
+
+fn observe_handle<T: SuperLoop>(h: &LoopHandle<T>, log: &Log) -> HandleObs {
+    let st = h.status();
+    let prefix = format!("{}_", T::CONFIG.name);
+    let events = log.events();
+    let count = |hook: &str| events.iter().filter(|e| e.hook == hook).count();
+    HandleObs {
+        state: st.state,
+        alive: st.alive,
+        running: st.running,
+        failures: st.failures,
+        abandoned: st.abandoned_threads,
+        thread: st.thread_name,
+        on_start: count("on_start"),
+        on_stop: count("on_stop"),
+        on_stop_on_loop_threads: events
+            .iter()
+            .filter(|e| e.hook == "on_stop" && e.thread.starts_with(&prefix))
+            .count(),
+        on_thread_start: count("on_thread_start"),
+        on_thread_stop: count("on_thread_stop"),
+    }
+}
+
+/// Runs one stop-like call. If its thread was not blocked but did not end within the grace
+/// (on_stop did not run on this thread), the model takes the abandonment path — allowed only
+/// when the call lasted the grace.
+fn stop_like(
+    model: &mut HandleModel,
+    log: &Log,
+    call: impl FnOnce() -> bool,
+    apply: impl Fn(&mut HandleModel, bool) -> bool,
+) -> Result<(bool, bool), TestCaseError> {
+    let me = current_thread();
+    let joinable = model.live.as_ref().is_some_and(|t| !t.blocked);
+    let before = log.count_on("on_stop", &me);
+    let began = Instant::now();
+    let got = call();
+    let took = began.elapsed();
+    let joined = log.count_on("on_stop", &me) > before;
+    let abandon = joinable && !joined;
+    if abandon {
+        prop_assert!(
+            took >= GRACE,
+            "a thread that was not blocked was abandoned after {took:?}, before its grace"
+        );
+    }
+    let want = apply(model, abandon);
+    Ok((got, want))
+}
+
+fn run_handle_case<T: SuperLoop>(
+    from_fn: bool,
+    wrap: fn(Strings) -> T,
+    ops: &[HandleOp],
+) -> Result<(), TestCaseError> {
+    quiet_planned_panics();
+    let (s, c) = strings();
+    let h = if from_fn {
+        let s = s.clone();
+        LoopHandle::from_fn(move || wrap(s.clone()))
+    } else {
+        LoopHandle::new(wrap(s.clone()))
+    };
+    let mut m = HandleModel::new(&T::CONFIG, from_fn);
+    for (step, op) in ops.iter().enumerate() {
+        let what = format!("step {step}: {op:?}");
+        match op {
+            HandleOp::Start => {
+                let got = h.start();
+                let want = m.start_locked();
+                m.advance();
+                prop_assert_eq!(got, want, "{}: start()", what);
+            }
+            HandleOp::Stop => {
+                let (got, want) = stop_like(
+                    &mut m,
+                    &c.log,
+                    || h.stop(),
+                    |m, a| {
+                        let r = m.stop(a);
+                        m.advance();
+                        r
+                    },
+                )?;
+                prop_assert_eq!(got, want, "{}: stop()", what);
+            }
+            HandleOp::HardReset => {
+                let (got, want) = stop_like(
+                    &mut m,
+                    &c.log,
+                    || h.hard_reset(),
+                    |m, a| {
+                        m.stop(a);
+                        let r = m.start_locked();
+                        m.advance();
+                        r
+                    },
+                )?;
+                prop_assert_eq!(got, want, "{}: hard_reset()", what);
+            }
+            HandleOp::Failure => {
+                let got = h.failure();
+                let want = m.record_failure(None);
+                m.advance();
+                prop_assert_eq!(got, want, "{}: failure()", what);
+            }
+            HandleOp::Cycle(cmd) => {
+                let Some(gen) = m.live_cycling() else {
+                    continue; // no thread cycling to take it
+                };
+                // Let the thread reach its cycle first (a thread just started may still be
+                // in on_thread_start): the command waits in the channel meanwhile.
+                let thread = format!("{}_{gen}", m.name);
+                let exceeded = command(&c, *cmd, &thread)?;
+                match cmd {
+                    Cmd::Err => {
+                        m.record_failure(Some(gen));
+                    }
+                    Cmd::Panic => {
+                        m.record_failure(Some(gen));
+                        if m.live.is_some() {
+                            m.end_live_on_its_own(true);
+                        }
+                    }
+                    Cmd::CtxStop => m.request_stop(Some(gen)),
+                    Cmd::CtxFailure => {
+                        let want = m.record_failure(Some(gen));
+                        prop_assert_eq!(exceeded, want, "{}: ctx.failure()", what);
+                    }
+                    Cmd::Block => {
+                        if let Some(t) = &mut m.live {
+                            t.blocked = true;
+                        }
+                    }
+                }
+                m.advance();
+            }
+            HandleOp::Release => {
+                for _ in 0..m.blocked() {
+                    c.release.send(()).unwrap();
+                }
+                m.release_all();
+            }
+            HandleOp::NextStart(plan) => {
+                c.plans.lock().start = *plan;
+                m.start_plan = *plan;
+            }
+            HandleOp::PanicInNextThreadStart => {
+                c.plans.lock().thread_start_panic = true;
+                m.thread_start_panic = true;
+            }
+            HandleOp::Reads => {
+                let want = m.expected();
+                prop_assert_eq!(h.is_alive(), want.alive, "{}: is_alive", what);
+                prop_assert_eq!(h.is_running(), want.running, "{}: is_running", what);
+                prop_assert_eq!(h.failures(), want.failures, "{}: failures", what);
+                prop_assert_eq!(h.thread_name(), want.thread, "{}: thread_name", what);
+                prop_assert_eq!(h.config(), &T::CONFIG);
+                let shown = format!("{:?}", h);
+                prop_assert!(shown.starts_with("LoopHandle"), "{}", shown);
+                let clone = h.clone();
+                let (a, b) = (clone.status(), h.status());
+                prop_assert_eq!((a.state, a.thread_name), (b.state, b.thread_name));
+            }
+        }
+        let expected = m.expected();
+        settle(&what, &expected, || observe_handle(&h, &c.log))?;
+    }
+
+    // The end: release everything, stop, and check the pairing guarantees.
+    for _ in 0..m.blocked() {
+        c.release.send(()).unwrap();
+    }
+    m.release_all();
+    settle("releasing every thread", &m.expected(), || {
+        observe_handle(&h, &c.log)
+    })?;
+    let (got, want) = stop_like(
+        &mut m,
+        &c.log,
+        || h.stop(),
+        |m, a| {
+            let r = m.stop(a);
+            m.advance();
+            r
+        },
+    )?;
+    prop_assert_eq!(got, want, "final stop()");
+    settle("the final stop", &m.expected(), || {
+        observe_handle(&h, &c.log)
+    })?;
+    let obs = observe_handle(&h, &c.log);
+    prop_assert_eq!(obs.state, LoopState::Stopped);
+    prop_assert_eq!(
+        obs.on_stop,
+        m.allowed,
+        "every allowed on_start has one on_stop"
+    );
+    prop_assert!(obs.abandoned == 0 && !obs.alive);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    #[test]
+    fn handle_follows_the_model(
+        strict in any::<bool>(),
+        from_fn in any::<bool>(),
+        ops in prop::collection::vec(handle_op(), 1..24),
+    ) {
+        if strict {
+            run_handle_case(from_fn, Strict, &ops)?;
+        } else {
+            run_handle_case(from_fn, Lenient, &ops)?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The model of a controller with three puppet members.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Steady,
+    Brittle,
+    Loner,
+}
+
+impl Kind {
+    fn config(self) -> LoopConfig {
+        match self {
+            Kind::Steady => Steady::CONFIG,
+            Kind::Brittle => Brittle::CONFIG,
+            Kind::Loner => Loner::CONFIG,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Ev {
+    Exceeded(usize),
+    Ended(usize, u64),
+}
+
+#[derive(Clone, Debug)]
+struct MemberModel {
+    config: LoopConfig,
+    wanted: bool,
+    supervised: bool,
+    live: Option<u64>,
+    gens: u64,
+    failures: u32,
+    on_start: usize,
+    on_stop: usize,
+    on_thread_start: usize,
+    on_thread_stop: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MemberObs {
+    state: LoopState,
+    alive: bool,
+    running: bool,
+    failures: u32,
+    thread: Option<String>,
+    on_start: usize,
+    on_stop: usize,
+    on_thread_start: usize,
+    on_thread_stop: usize,
+}
+
+impl MemberModel {
+    fn start_locked(&mut self) -> bool {
+        self.supervised = true;
+        self.wanted = true;
+        if self.live.is_some() {
+            return false;
+        }
+        self.on_start += 1;
+        self.live = Some(self.gens);
+        self.gens += 1;
+        self.on_thread_start += 1;
+        true
+    }
+
+    fn stop(&mut self, unsupervise: bool) {
+        self.wanted = false;
+        if unsupervise {
+            self.supervised = false;
+        }
+        if self.live.take().is_some() {
+            self.on_thread_stop += 1;
+            self.on_stop += 1;
+        }
+    }
+
+    fn expected(&self) -> MemberObs {
+        MemberObs {
+            state: match (self.live, self.wanted) {
+                (Some(_), _) => LoopState::Running,
+                (None, true) => LoopState::Failed,
+                (None, false) => LoopState::Stopped,
+            },
+            alive: self.live.is_some(),
+            running: self.wanted,
+            failures: self.failures,
+            thread: self
+                .gens
+                .checked_sub(1)
+                .map(|g| format!("{}_{g}", self.config.name)),
+            on_start: self.on_start,
+            on_stop: self.on_stop,
+            on_thread_start: self.on_thread_start,
+            on_thread_stop: self.on_thread_stop,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ControllerModel {
+    strategy: Policy,
+    max_restarts: Option<u32>,
+    supervisor: bool,
+    /// Supervisor threads started so far.
+    supervisors: u64,
+    failed: bool,
+    green: bool,
+    resets: u64,
+    reset_times: u32,
+    on_reset: u64,
+    members: Vec<MemberModel>,
+    /// Events sent and not handled (they wait while no supervisor runs).
+    pending: VecDeque<Ev>,
+    /// An event was handled while the group had given up: a no-op whose handling nothing
+    /// observable tells apart from its not being handled yet (`wait_green` waits for a green
+    /// light that is off). The case ends there rather than race it.
+    unobservable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ControllerObs {
+    supervisor: Option<String>,
+    green: bool,
+    failed: bool,
+    resets: u64,
+    on_reset: u64,
+    has_alive: bool,
+    alive: usize,
+    stalled: usize,
+    members: Vec<MemberObs>,
+}
+
+impl ControllerModel {
+    fn expected(&self) -> ControllerObs {
+        ControllerObs {
+            supervisor: self
+                .supervisor
+                .then(|| format!("LoopController_{}", self.supervisors - 1)),
+            green: self.green,
+            failed: self.failed,
+            resets: self.resets,
+            on_reset: self.on_reset,
+            has_alive: self.members.iter().any(|m| m.live.is_some()),
+            alive: self.members.iter().filter(|m| m.live.is_some()).count(),
+            stalled: self
+                .members
+                .iter()
+                .filter(|m| m.wanted && m.live.is_none())
+                .count(),
+            members: self.members.iter().map(MemberModel::expected).collect(),
+        }
+    }
+
+    /// A member's failure (from its thread `from`, or from outside).
+    fn record_failure(&mut self, i: usize, from: Option<u64>) -> bool {
+        let m = &mut self.members[i];
+        m.failures += 1;
+        if m.failures <= m.config.max_failures {
+            return false;
+        }
+        m.failures = 0;
+        self.pending.push_back(Ev::Exceeded(i));
+        if m.config.stop_on_failure {
+            match (m.live, from) {
+                (Some(g), Some(f)) if g != f => return true,
+                (None, Some(_)) => return true,
+                _ => {}
+            }
+            m.wanted = false;
+            if m.live.is_some() {
+                self.end_on_its_own(i);
+            }
+        }
+        true
+    }
+
+    /// Member `i`'s thread ended with nobody waiting for it.
+    fn end_on_its_own(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        let gen = m.live.take().expect("a live thread");
+        m.on_thread_stop += 1;
+        m.on_stop += 1;
+        self.pending.push_back(Ev::Ended(i, gen));
+    }
+
+    fn process(&mut self) {
+        while self.supervisor {
+            let Some(ev) = self.pending.pop_front() else {
+                break;
+            };
+            if self.failed {
+                self.unobservable = true;
+            }
+            match ev {
+                Ev::Exceeded(i) => self.reset(i),
+                Ev::Ended(i, gen) => {
+                    let m = &mut self.members[i];
+                    if !self.failed && m.supervised && m.live.is_none() && m.gens == gen + 1 {
+                        m.start_locked();
+                    }
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self, trigger: usize) {
+        if self.failed {
+            return;
+        }
+        if let Some(max) = self.max_restarts {
+            if self.reset_times >= max {
+                for m in self.members.iter_mut().rev() {
+                    m.stop(true);
+                }
+                self.failed = true;
+                self.green = false;
+                return;
+            }
+            self.reset_times += 1;
+        }
+        self.resets += 1;
+        let global = |m: &MemberModel| m.config.reset_globally;
+        let set: Vec<usize> = (0..self.members.len())
+            .filter(|&i| match self.strategy {
+                Policy::OneForOne => i == trigger,
+                Policy::OneForAll => {
+                    global(&self.members[i]) || (i == trigger && self.members[i].live.is_none())
+                }
+                Policy::RestForOne => i == trigger || (i > trigger && global(&self.members[i])),
+            })
+            .collect();
+        for &i in set.iter().rev() {
+            self.members[i].stop(false);
+        }
+        self.on_reset += 1;
+        for &i in &set {
+            let m = &mut self.members[i];
+            m.failures = 0;
+            if m.supervised {
+                m.start_locked();
+            }
+        }
+        self.green = true;
+    }
+}
+
+#[derive(Clone, Debug)]
+enum CtrlOp {
+    Start,
+    Stop,
+    StopLoops,
+    Maintain,
+    MemberStart(usize),
+    MemberStop(usize),
+    MemberFailure(usize),
+    MemberCycle(usize, Cmd),
+    Reads,
+}
+
+fn ctrl_op() -> impl Strategy<Value = CtrlOp> {
+    let i = 0..3usize;
+    prop_oneof![
+        2 => Just(CtrlOp::Start),
+        1 => Just(CtrlOp::Stop),
+        1 => Just(CtrlOp::StopLoops),
+        3 => Just(CtrlOp::Maintain),
+        2 => i.clone().prop_map(CtrlOp::MemberStart),
+        2 => i.clone().prop_map(CtrlOp::MemberStop),
+        4 => i.clone().prop_map(CtrlOp::MemberFailure),
+        4 => (i, prop_oneof![
+            Just(Cmd::Err),
+            Just(Cmd::Panic),
+            Just(Cmd::CtxStop),
+            Just(Cmd::CtxFailure),
+        ])
+            .prop_map(|(i, c)| CtrlOp::MemberCycle(i, c)),
+        1 => Just(CtrlOp::Reads),
+    ]
+}
+
+/// One member, type-erased.
+trait MemberOps {
+    fn start(&self) -> bool;
+    fn stop(&self) -> bool;
+    fn failure(&self) -> bool;
+    fn observe(&self, log: &Log) -> MemberObs;
+}
+
+impl<T: SuperLoop> MemberOps for LoopHandle<T> {
+    fn start(&self) -> bool {
+        LoopHandle::start(self)
+    }
+    fn stop(&self) -> bool {
+        LoopHandle::stop(self)
+    }
+    fn failure(&self) -> bool {
+        LoopHandle::failure(self)
+    }
+    fn observe(&self, log: &Log) -> MemberObs {
+        let st = self.status();
+        MemberObs {
+            state: st.state,
+            alive: st.alive,
+            running: st.running,
+            failures: st.failures,
+            thread: st.thread_name,
+            on_start: log.count("on_start"),
+            on_stop: log.count("on_stop"),
+            on_thread_start: log.count("on_thread_start"),
+            on_thread_stop: log.count("on_thread_stop"),
+        }
+    }
+}
+
+fn observe_controller(
+    c: &LoopController,
+    members: &[(Box<dyn MemberOps>, Controls)],
+    on_reset: &AtomicU64,
+) -> ControllerObs {
+    let health = c.health();
+    ControllerObs {
+        supervisor: health.supervisor.clone(),
+        green: c.is_green(),
+        failed: health.failed,
+        resets: c.resets(),
+        on_reset: on_reset.load(Ordering::SeqCst),
+        has_alive: c.has_alive_loops(),
+        alive: c.alive_loops().len(),
+        stalled: c.stalled_loops().len(),
+        members: members.iter().map(|(m, c)| m.observe(&c.log)).collect(),
+    }
+}
+
+fn run_controller_case(
+    strategy: Policy,
+    max_restarts: Option<u32>,
+    kinds: [Kind; 3],
+    ops: &[CtrlOp],
+) -> Result<(), TestCaseError> {
+    quiet_planned_panics();
+    let on_reset = Arc::new(AtomicU64::new(0));
+    let counter = on_reset.clone();
+    let mut c = LoopController::new()
+        .strategy(strategy)
+        .backoff(Duration::from_millis(1), Duration::from_millis(2))
+        .on_reset(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+    if let Some(max) = max_restarts {
+        c = c.max_restarts(max, Duration::from_secs(3600));
+    }
+    let members: Vec<(Box<dyn MemberOps>, Controls)> = kinds
+        .iter()
+        .map(|kind| {
+            let (s, ctl) = strings();
+            let h: Box<dyn MemberOps> = match kind {
+                Kind::Steady => Box::new(c.new_loop(Steady(s))),
+                Kind::Brittle => Box::new(c.new_loop(Brittle(s))),
+                Kind::Loner => Box::new(c.new_loop(Loner(s))),
+            };
+            (h, ctl)
+        })
+        .collect();
+    let mut m = ControllerModel {
+        strategy,
+        max_restarts,
+        supervisor: false,
+        supervisors: 0,
+        failed: false,
+        green: true,
+        resets: 0,
+        reset_times: 0,
+        on_reset: 0,
+        members: kinds
+            .iter()
+            .map(|k| MemberModel {
+                config: k.config(),
+                wanted: false,
+                supervised: false,
+                live: None,
+                gens: 0,
+                failures: 0,
+                on_start: 0,
+                on_stop: 0,
+                on_thread_start: 0,
+                on_thread_stop: 0,
+            })
+            .collect(),
+        pending: VecDeque::new(),
+        unobservable: false,
+    };
+
+    for (step, op) in ops.iter().enumerate() {
+        let what = format!("step {step}: {op:?}");
+        match op {
+            CtrlOp::Start => {
+                let got = c.start();
+                let want = !m.supervisor;
+                if want {
+                    m.supervisor = true;
+                    m.supervisors += 1;
+                }
+                prop_assert_eq!(got, want, "{}: start()", what);
+            }
+            CtrlOp::Stop => {
+                let got = c.stop();
+                for mm in m.members.iter_mut().rev() {
+                    mm.stop(true);
+                }
+                if m.supervisor {
+                    // Events nobody will handle are dropped with the supervisor.
+                    m.pending.clear();
+                }
+                m.supervisor = false;
+                m.green = true;
+                prop_assert!(got, "{}: stop() with nothing blocked", what);
+            }
+            CtrlOp::StopLoops => {
+                prop_assert!(c.stop_loops(), "{}: stop_loops()", what);
+                for mm in m.members.iter_mut().rev() {
+                    mm.stop(true);
+                }
+            }
+            CtrlOp::Maintain => {
+                c.maintain_loops();
+                m.failed = false;
+                m.green = true;
+                for mm in &mut m.members {
+                    if mm.live.is_none() {
+                        mm.start_locked();
+                    }
+                }
+            }
+            CtrlOp::MemberStart(i) => {
+                let got = members[*i].0.start();
+                let want = m.members[*i].start_locked();
+                prop_assert_eq!(got, want, "{}: start()", what);
+            }
+            CtrlOp::MemberStop(i) => {
+                prop_assert!(members[*i].0.stop(), "{}: stop()", what);
+                m.members[*i].stop(true);
+            }
+            CtrlOp::MemberFailure(i) => {
+                let got = members[*i].0.failure();
+                let want = m.record_failure(*i, None);
+                prop_assert_eq!(got, want, "{}: failure()", what);
+            }
+            CtrlOp::MemberCycle(i, cmd) => {
+                let Some(gen) = m.members[*i].live else {
+                    continue;
+                };
+                let thread = format!("{}_{gen}", m.members[*i].config.name);
+                let exceeded = command(&members[*i].1, *cmd, &thread)?;
+                match cmd {
+                    Cmd::Err => {
+                        m.record_failure(*i, Some(gen));
+                    }
+                    Cmd::Panic => {
+                        m.record_failure(*i, Some(gen));
+                        if m.members[*i].live.is_some() {
+                            m.end_on_its_own(*i);
+                        }
+                    }
+                    Cmd::CtxStop => {
+                        m.members[*i].wanted = false;
+                        m.end_on_its_own(*i);
+                    }
+                    Cmd::CtxFailure => {
+                        let want = m.record_failure(*i, Some(gen));
+                        prop_assert_eq!(exceeded, want, "{}: ctx.failure()", what);
+                    }
+                    Cmd::Block => unreachable!("no blocking in the controller model"),
+                }
+            }
+            CtrlOp::Reads => {
+                let health = c.health();
+                prop_assert_eq!(health.members.len(), 3);
+                prop_assert!(health.to_string().contains("LoopController"));
+                let shown = format!("{:?}", c);
+                prop_assert!(shown.starts_with("LoopController"), "{}", shown);
+            }
+        }
+        m.process();
+        let expected = m.expected();
+        if m.supervisor && !m.failed {
+            prop_assert!(
+                c.wait_green(BOUND),
+                "{}: never green again:\n{}",
+                what,
+                c.health()
+            );
+        }
+        settle(&what, &expected, || {
+            observe_controller(&c, &members, &on_reset)
+        })?;
+        if m.unobservable {
+            break;
+        }
+    }
+
+    prop_assert!(c.stop(), "final stop()");
+    prop_assert!(!c.has_alive_loops());
+    for (h, ctl) in &members {
+        let obs = h.observe(&ctl.log);
+        prop_assert_eq!(obs.state, LoopState::Stopped);
+        prop_assert_eq!(obs.on_start, obs.on_stop, "pairing");
+        prop_assert_eq!(obs.on_thread_start, obs.on_thread_stop, "pairing");
+    }
+    Ok(())
+}
+
+fn strategy_choice() -> impl Strategy<Value = Policy> {
+    prop_oneof![
+        Just(Policy::OneForAll),
+        Just(Policy::OneForOne),
+        Just(Policy::RestForOne),
+    ]
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![Just(Kind::Steady), Just(Kind::Brittle), Just(Kind::Loner)]
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn controller_follows_the_model(
+        strategy in strategy_choice(),
+        max_restarts in prop::option::of(0..3u32),
+        kinds in [kind(), kind(), kind()],
+        ops in prop::collection::vec(ctrl_op(), 1..24),
+    ) {
+        run_controller_case(strategy, max_restarts, kinds, &ops)?;
+    }
+}
