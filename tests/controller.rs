@@ -652,3 +652,53 @@ fn dropping_the_controller_stops_everything() {
     assert!(!h.is_alive());
     assert_paired(&log, 1, 0);
 }
+
+#[test]
+fn a_hook_run_by_a_group_operation_can_call_the_controller_without_deadlock() {
+    // on_start runs on the thread doing maintain_loops (and, in a reset, on the supervisor
+    // thread); calling the controller from it must not wait for itself.
+    struct Reentrant {
+        controller: Arc<OnceLock<LoopController>>,
+        log: Log,
+    }
+    #[superloop(grace = "20s")]
+    impl Reentrant {
+        fn on_start(&mut self) -> bool {
+            self.log.push("on_start");
+            let c = self.controller.get().unwrap();
+            let _ = c.health();
+            if self.log.count("on_start") == 2 {
+                // The second start comes from the reset, on the supervisor thread.
+                c.stop_loops();
+            }
+            true
+        }
+        fn on_stop(&mut self) {
+            self.log.push("on_stop");
+        }
+        fn cycle(&mut self, ctx: &Ctx) {
+            ctx.sleep(Duration::from_secs(3600));
+        }
+    }
+    let cell = Arc::new(OnceLock::new());
+    let c = LoopController::new();
+    cell.set(c.clone()).ok().unwrap();
+    let log = Log::default();
+    let h = c.new_loop(Reentrant {
+        controller: cell.clone(),
+        log: log.clone(),
+    });
+    let (trigger, trigger_log) = fragile(&c);
+    c.start();
+    c.maintain_loops();
+    trigger_log.wait_for("cycle", 1);
+    assert!(trigger.failure());
+    log.wait_for("on_start", 2);
+    assert!(c.wait_green(BOUND));
+    eventually("the loop to be stopped by its own on_start", || {
+        !h.is_alive()
+    });
+    assert_eq!(log.count("on_start"), log.count("on_stop"));
+    // The controller (held by its own member) is stopped explicitly.
+    c.stop();
+}

@@ -210,7 +210,10 @@ struct Ctrl {
 
 struct CtrlState {
     /// A group operation (maintain, stop, a reset phase) is under way.
-    busy: bool,
+    /// The thread running a group operation, and how deeply: a member's hook that the
+    /// operation runs (an `on_start` during `maintain_loops` or a reset) may call back into the
+    /// controller on the same thread without waiting for itself.
+    busy: Option<(thread::ThreadId, usize)>,
     supervisor: Option<Supervisor>,
     /// Supervisor threads started so far: the next is `{name}_{generations}`.
     generations: u64,
@@ -261,7 +264,7 @@ impl LoopController {
                     tx,
                     rx,
                     state: Mutex::new(CtrlState {
-                        busy: false,
+                        busy: None,
                         supervisor: None,
                         generations: 0,
                         green: true,
@@ -638,19 +641,37 @@ impl Ctrl {
         }
     }
 
-    /// Waits until no group operation is under way, and claims `busy`.
+    /// Waits until no other thread runs a group operation, and claims `busy` (again, if
+    /// this thread holds it already).
     fn claim(&self) {
+        let me = thread::current().id();
         let mut st = self.state.lock();
-        while st.busy {
-            self.changed.wait(&mut st);
+        loop {
+            match &mut st.busy {
+                None => {
+                    st.busy = Some((me, 1));
+                    return;
+                }
+                Some((owner, depth)) if *owner == me => {
+                    *depth += 1;
+                    return;
+                }
+                Some(_) => self.changed.wait(&mut st),
+            }
         }
-        st.busy = true;
     }
 
     fn release(&self) {
         let mut st = self.state.lock();
-        st.busy = false;
+        Self::release_locked(&mut st);
         self.changed.notify_all();
+    }
+
+    fn release_locked(st: &mut CtrlState) {
+        match &mut st.busy {
+            Some((_, depth)) if *depth > 1 => *depth -= 1,
+            _ => st.busy = None,
+        }
     }
 
     fn set_green(&self, on: bool) {
@@ -847,7 +868,7 @@ impl Ctrl {
         {
             let mut st = self.state.lock();
             st.last_reset = Some(Instant::now());
-            st.busy = false;
+            Self::release_locked(&mut st);
             st.green = !shutdown.is_go();
             self.changed.notify_all();
         }
