@@ -546,7 +546,6 @@ fn handle_methods_from_hooks_that_run_while_stopping() {
 }
 
 #[test]
-#[ignore = "pending fix: a start()/hard_reset() from on_thread_stop during an outside stop() restarts the loop before that stop() returns true"]
 fn an_outside_stop_wins_over_a_restart_asked_by_the_stopping_thread() {
     use Action::*;
     // stop() returns true ("no thread of this loop is left running") and the loop must be
@@ -635,7 +634,6 @@ fn dropping_a_controller_while_a_member_is_stuck_leaves_no_thread_behind() {
 }
 
 #[test]
-#[ignore = "pending fix: dropping the user's handle to a nested controller stops its members although its parent still supervises it"]
 fn dropping_a_nested_controller_handle_leaves_it_to_its_parent() {
     // A loop handle added to a controller lives on when the user drops theirs (the controller
     // holds a clone). A nested controller should too: its parent holds it, and will restart it.
@@ -786,7 +784,6 @@ fn waiting_on_a_signal_nobody_can_turn_on_times_out() {
 }
 
 #[test]
-#[ignore = "pending fix: a panicking then-callback on a loop's stop token unwinds out of stop() with busy still claimed: every later call on the loop blocks forever"]
 fn a_panicking_callback_on_the_stop_token_does_not_wedge_the_loop() {
     struct Hooked {
         armed: bool,

@@ -1365,7 +1365,6 @@ probe!(Witness, grace = "20s", reset_globally = false);
 /// its shutdown and ends without counting it handled, so `wait_green` (which waits for the
 /// queue to drain) never returns true again — after this stop, and after any later start.
 #[test]
-#[ignore = "pending fix: an event the supervisor receives after its shutdown is never counted handled; wait_green is false forever"]
 fn wait_green_after_a_stop_that_raced_a_member_event() {
     use common::{CycleMode, Probe};
     let (gate_tx, gate) = unbounded::<()>();
@@ -1418,7 +1417,6 @@ fn wait_green_after_a_stop_that_raced_a_member_event() {
 /// `Signal::after` in the process ever fires again. (Here, not in bad_input.rs, whose tests use
 /// timers: while the bug is there this test breaks the timer for the rest of its binary.)
 #[test]
-#[ignore = "pending fix: a panicking then-callback on a Signal::after kills the shared timer thread; no later Signal::after fires"]
 fn a_panicking_timer_callback_does_not_stop_every_timer() {
     quiet_planned_panics();
     let doomed = superloops::Signal::after(Duration::from_millis(1));

@@ -563,9 +563,56 @@ impl Drop for Owner {
     }
 }
 
+/// A parent group holds the nested controller as a full owner, like a clone of it: dropping
+/// the user's own handle to the nested group leaves it to its parent.
 impl Supervise for LoopController {
     fn __member(&self) -> MemberRef {
-        MemberRef(self.ctrl().clone())
+        MemberRef(self.owner.clone())
+    }
+}
+
+impl Member for Owner {
+    fn name(&self) -> String {
+        Member::name(&*self.ctrl)
+    }
+    fn resets_globally(&self) -> bool {
+        self.ctrl.resets_globally()
+    }
+    fn set_link(&self, link: Link) {
+        self.ctrl.set_link(link);
+    }
+    fn start(&self) -> bool {
+        Member::start(&*self.ctrl)
+    }
+    fn restart_if_ended(&self, gen: u64) -> bool {
+        self.ctrl.restart_if_ended(gen)
+    }
+    fn restart_supervised(&self) -> bool {
+        self.ctrl.restart_supervised()
+    }
+    fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
+        self.ctrl.stop_in_order(unsupervise, report);
+    }
+    fn begin_stop(&self, unsupervise: bool) -> StopBegun {
+        self.ctrl.begin_stop(unsupervise)
+    }
+    fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool {
+        self.ctrl.finish_stop(begun, signalled)
+    }
+    fn shutdown(&self) {
+        self.ctrl.shutdown();
+    }
+    fn is_alive(&self) -> bool {
+        Member::is_alive(&*self.ctrl)
+    }
+    fn is_stalled(&self) -> bool {
+        self.ctrl.is_stalled()
+    }
+    fn clear_failures(&self) {
+        self.ctrl.clear_failures();
+    }
+    fn health(&self) -> MemberHealth {
+        Member::health(&*self.ctrl)
     }
 }
 
@@ -681,11 +728,12 @@ impl Ctrl {
     }
 
     fn start_supervisor(self: &Arc<Self>) -> bool {
+        let group = self.name();
         let mut st = self.state.lock();
         if st.supervisor.is_some() {
             return false;
         }
-        let name: Arc<str> = Arc::from(format!("{}_{}", self.name(), st.generations));
+        let name: Arc<str> = Arc::from(format!("{group}_{}", st.generations));
         let shutdown = Signal::new();
         let spawned = {
             let ctrl = self.clone();
@@ -719,6 +767,10 @@ impl Ctrl {
         let _entered = span.enter();
         while let Ok(event) = self.rx.recv() {
             if shutdown.is_go() {
+                if !matches!(event, GroupEvent::Shutdown) {
+                    // Taken but not handled: it no longer holds `wait_green` back.
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
+                }
                 break;
             }
             match event {
@@ -1064,7 +1116,8 @@ impl Member for Ctrl {
     }
 
     fn is_stalled(&self) -> bool {
-        self.state.lock().failed || self.members().iter().any(|(_, m)| m.is_stalled())
+        let failed = self.state.lock().failed;
+        failed || self.members().iter().any(|(_, m)| m.is_stalled())
     }
 
     fn clear_failures(&self) {

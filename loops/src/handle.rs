@@ -483,6 +483,9 @@ impl<T: SuperLoop> Inner<T> {
     /// `start` from one of the loop's own threads: it cannot start a second live thread, but
     /// if its thread is stopping, the start is queued for when it has ended.
     fn queue_restart_from_inside(&self, mut st: MutexGuard<'_, State<T>>) -> bool {
+        if Self::outside_stop_joining(&st) {
+            return false;
+        }
         let stopping = st.run.as_ref().is_none_or(|r| r.stop.is_go());
         if stopping {
             st.wanted = true;
@@ -493,6 +496,17 @@ impl<T: SuperLoop> Inner<T> {
             );
         }
         false
+    }
+
+    /// An outside `stop` is waiting for the current thread: it wins over any restart that
+    /// thread asks for (from `on_thread_stop`, say), or `stop` could return true with the loop
+    /// running again.
+    fn outside_stop_joining(st: &State<T>) -> bool {
+        let joining = st.run.as_ref().is_some_and(|r| r.joiner);
+        if joining {
+            tracing::debug!("A restart asked from inside while an outside stop waits: stop wins");
+        }
+        joining
     }
 
     /// The body of `start`, with `busy` free and the lock held.
@@ -967,6 +981,9 @@ impl<T: SuperLoop> Inner<T> {
         let me = thread::current().id();
         let mut st = self.lock();
         if st.is_own_thread(me) {
+            if Self::outside_stop_joining(&st) {
+                return false;
+            }
             st.wanted = true;
             st.queued_start = true;
             let signal = st

@@ -37,12 +37,27 @@
 //!
 //! ## Locking rules
 //!
-//! Each loop has one `parking_lot::Mutex` around its state and one `Condvar` beside it. No
-//! user code (hook, `cycle`, factory, callback) ever runs while the crate holds that mutex,
-//! and no other lock of the crate is taken while it is held, so there is no lock order to get
-//! wrong. A [`Signal`] holds its own mutex only to take its pending callbacks out; callbacks
-//! run after it is released. The per-cycle path takes no lock and allocates nothing: it reads
-//! one atomic flag.
+//! **No user code (a hook, `cycle`, a factory, a `then` callback, `on_reset`, a value's
+//! `Drop`) ever runs while the crate holds a lock.** The locks, and the one order in which two
+//! are ever held together:
+//!
+//! - each loop's `state` mutex (with its condvar). While holding it, the crate may spawn the
+//!   loop's thread and, for a loop with a `cycle_timeout`, take the watchdog's `entries` mutex
+//!   to register it: **loop `state` → watchdog `entries`** is the only nesting. The watchdog
+//!   releases `entries` before it calls into a loop.
+//! - a controller's `state`, `settings`, `members` and `tasks` mutexes: each is taken alone,
+//!   never while another lock of the crate is held (`tasks` is held while spawning a task's
+//!   thread, which runs no user code).
+//! - a [`Signal`]'s mutex: held only to take its pending callbacks and links out; they run
+//!   after it is released, and a panic in one is caught and logged.
+//! - the timer's `heap` then `targets` (one thread, the only order).
+//!
+//! Operations that run user code on the caller's thread (`start`, `stop`, `hard_reset` and a
+//! group's `maintain_loops`, `stop_loops`, resets) are serialised by a *busy* flag waited on
+//! with the condvar, not by a lock held across that code. A hook that calls back into its own
+//! loop on the same thread is recognised (it asks and returns, never waits for itself), and a
+//! controller's busy flag is re-entrant for the thread that holds it. The per-cycle path takes
+//! no lock and allocates nothing: it reads one atomic flag and stores the cycle count.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -141,7 +141,7 @@ impl Signal {
                     link.fire();
                 }
                 for callback in pending.callbacks {
-                    callback();
+                    run_callback(callback);
                 }
                 true
             }
@@ -187,14 +187,14 @@ impl Signal {
     }
 
     /// Runs `f` once when the signal goes on, on the thread that turns it on; at once, on this
-    /// thread, if it is on already.
+    /// thread, if it is on already. A panic in `f` is caught and logged.
     pub fn then(&self, f: impl FnOnce() + Send + 'static) {
         let mut pending = self.inner.pending.lock();
         match pending.as_mut() {
             Some(p) => p.callbacks.push(Box::new(f)),
             None => {
                 drop(pending);
-                f();
+                run_callback(Box::new(f));
             }
         }
     }
@@ -231,6 +231,18 @@ impl Signal {
             .lock()
             .as_ref()
             .map_or(0, |p| p.links.len())
+    }
+}
+
+/// Runs a `then` callback; a panic in it is caught and logged, so that it can neither unwind
+/// out of `go` (into a loop's `stop`, or the shared timer thread) nor keep later callbacks
+/// from running.
+fn run_callback(callback: Callback) {
+    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(callback)) {
+        tracing::error!(
+            "panic in a Signal::then callback: {}",
+            crate::handle::panic_message(&*p)
+        );
     }
 }
 
