@@ -248,6 +248,10 @@ fn empty_cycle_rate(reps: usize) {
         &base,
         Target::AtLeast(0.9),
     );
+    println!(
+        "# empty_cycle_rate times a loop of six instructions: where the compiler places it \
+         (across a 64-byte line or not) can halve either side's rate; see PERF.md"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
