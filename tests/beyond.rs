@@ -466,3 +466,63 @@ fn health_shows_a_stalled_member() {
     drop(release);
     c.stop();
 }
+
+/// Records its stop token; its `on_stop` notes whether another member's token is on yet.
+struct Tokened {
+    token: Arc<parking_lot::Mutex<Option<Signal>>>,
+    watch: Option<Arc<parking_lot::Mutex<Option<Signal>>>>,
+    saw: Arc<parking_lot::Mutex<Option<bool>>>,
+    started: superloops::channel::Sender<()>,
+}
+
+#[superloop(grace = "20s")]
+impl Tokened {
+    fn on_stop(&mut self) {
+        if let Some(watch) = &self.watch {
+            let other_asked = watch.lock().as_ref().unwrap().is_go();
+            *self.saw.lock() = Some(other_asked);
+        }
+    }
+    fn cycle(&mut self, ctx: &Ctx) {
+        *self.token.lock() = Some(ctx.stopping().clone());
+        self.started.send(()).unwrap();
+        ctx.sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Stops [first, last] and returns whether, when the last member's `on_stop` ran, the first
+/// member had already been asked to stop.
+fn first_asked_before_last_stopped(c: LoopController) -> bool {
+    let (started, started_rx) = unbounded();
+    let first_token = Arc::new(parking_lot::Mutex::new(None));
+    let saw = Arc::new(parking_lot::Mutex::new(None));
+    c.new_loop(Tokened {
+        token: first_token.clone(),
+        watch: None,
+        saw: Arc::default(),
+        started: started.clone(),
+    });
+    c.new_loop(Tokened {
+        token: Arc::default(),
+        watch: Some(first_token),
+        saw: saw.clone(),
+        started,
+    });
+    c.maintain_loops();
+    started_rx.recv_timeout(BOUND).unwrap();
+    started_rx.recv_timeout(BOUND).unwrap();
+    assert!(c.stop());
+    let seen = saw.lock().expect("the last member's on_stop ran");
+    seen
+}
+
+#[test]
+fn stop_all_at_once_asks_every_member_before_waiting_for_any() {
+    assert!(first_asked_before_last_stopped(
+        LoopController::new().stop_all_at_once()
+    ));
+    assert!(
+        !first_asked_before_last_stopped(LoopController::new()),
+        "by default the first member is asked only after the last has stopped"
+    );
+}

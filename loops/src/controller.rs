@@ -78,6 +78,8 @@ pub(crate) trait Member: Send + Sync {
     fn begin_stop(&self, unsupervise: bool) -> StopBegun;
     /// Waits for the stop begun at `signalled` for at most the member's own grace from then.
     fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool;
+    /// [`finish_stop`](Self::finish_stop), adding each loop's outcome to `report`.
+    fn finish_stop_into(&self, begun: StopBegun, signalled: Instant, report: &mut StopReport);
     /// Ends any supervisor thread of its own (nested groups).
     fn shutdown(&self) {}
     fn is_alive(&self) -> bool;
@@ -147,6 +149,8 @@ struct Settings {
     on_reset: Option<Arc<dyn Fn() + Send + Sync>>,
     /// How long `stop` waits for each running task before abandoning it.
     task_grace: Duration,
+    /// Stop every member at once instead of in dependency order.
+    stop_all_at_once: bool,
 }
 
 /// A supervisor for a set of loops known at run time: SuperLoops' `LoopController`, with
@@ -258,6 +262,7 @@ impl LoopController {
                         backoff: DEFAULT_BACKOFF,
                         on_reset: None,
                         task_grace: Duration::from_secs(5),
+                        stop_all_at_once: false,
                     }),
                     members: Mutex::new(Vec::new()),
                     tasks: Mutex::new(TaskBook::default()),
@@ -331,6 +336,16 @@ impl LoopController {
     /// starts as soon as a running task ends.
     pub fn queue_tasks(self) -> Self {
         self.ctrl().tasks.lock().queue = true;
+        self
+    }
+
+    /// Stop members all at once instead of in dependency order: every member is asked to stop
+    /// at the same moment and each gets its own grace from then. For large sets of independent
+    /// loops (thousands of workers), where waiting for each before asking the next costs a
+    /// context switch apiece; members can then no longer rely on the ones declared before
+    /// them while they stop.
+    pub fn stop_all_at_once(self) -> Self {
+        self.ctrl().settings.lock().stop_all_at_once = true;
         self
     }
 
@@ -598,6 +613,9 @@ impl Member for Owner {
     }
     fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool {
         self.ctrl.finish_stop(begun, signalled)
+    }
+    fn finish_stop_into(&self, begun: StopBegun, signalled: Instant, report: &mut StopReport) {
+        self.ctrl.finish_stop_into(begun, signalled, report);
     }
     fn shutdown(&self) {
         self.ctrl.shutdown();
@@ -977,9 +995,23 @@ impl Ctrl {
     /// member can rely on the members declared before it until its own `on_stop` has run.
     fn stop_members_report(&self, unsupervise: bool, report: &mut StopReport) {
         let members = self.members();
+        let at_once = self.settings.lock().stop_all_at_once;
         self.claim();
-        for (_, member) in members.iter().rev() {
-            member.stop_in_order(unsupervise, report);
+        if at_once {
+            let begun: Vec<_> = members
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
+                .collect();
+            let signalled = Instant::now();
+            for (i, b) in begun {
+                members[i].1.finish_stop_into(b, signalled, report);
+            }
+        } else {
+            for (_, member) in members.iter().rev() {
+                member.stop_in_order(unsupervise, report);
+            }
         }
         self.release();
     }
@@ -1088,6 +1120,17 @@ impl Member for Ctrl {
             .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
             .collect();
         StopBegun::Nested(begun)
+    }
+
+    fn finish_stop_into(&self, begun: StopBegun, signalled: Instant, report: &mut StopReport) {
+        let StopBegun::Nested(begun) = begun else {
+            return;
+        };
+        let members = self.members();
+        for (i, b) in begun {
+            members[i].1.finish_stop_into(b, signalled, report);
+        }
+        self.release();
     }
 
     fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool {
@@ -1306,7 +1349,11 @@ impl<T: SuperLoop> Member for LoopHandle<T> {
     }
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
         let begun = self.inner_ref().begin_stop_from_supervisor(unsupervise);
-        let clean = Member::finish_stop(self, begun, Instant::now());
+        self.finish_stop_into(begun, Instant::now(), report);
+    }
+
+    fn finish_stop_into(&self, begun: StopBegun, signalled: Instant, report: &mut StopReport) {
+        let clean = Member::finish_stop(self, begun, signalled);
         let name = self
             .thread_name()
             .unwrap_or_else(|| self.config().name.to_owned());

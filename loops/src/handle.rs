@@ -706,7 +706,8 @@ impl<T: SuperLoop> Inner<T> {
             Ok(()) => {
                 let ran = catch("cycle", || {
                     let mut n = 0u64;
-                    while !stop.is_go() {
+                    let stopping = stop.flag();
+                    while !stopping.load(Ordering::Acquire) {
                         n += 1;
                         cycles.store(n, Ordering::Relaxed);
                         if let Err(e) = value.cycle(&ctx) {

