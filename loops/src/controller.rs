@@ -387,11 +387,13 @@ impl LoopController {
         let ctrl = self.ctrl();
         let (mut entry, handle) = new_task(&name.into(), f);
         let mut book = ctrl.tasks.lock();
-        book.running.retain(|t| !t.is_finished());
-        if book
+        // Slots freed by tasks that just ended go to the queue first: a new task never jumps
+        // ahead of the queued ones.
+        ctrl.fill_slots(&mut book);
+        let full = book
             .max_threads
-            .is_some_and(|max| book.running.len() >= max)
-        {
+            .is_some_and(|max| book.running.len() >= max);
+        if full || (book.queue && !book.queued.is_empty()) {
             if book.queue {
                 tracing::debug!(thread = %entry.name(), "Task queued: max_threads are running");
                 book.queued.push_back(entry);
@@ -663,7 +665,11 @@ impl Ctrl {
     }
 
     fn start_queued_tasks(&self) {
-        let mut book = self.tasks.lock();
+        self.fill_slots(&mut self.tasks.lock());
+    }
+
+    /// Forgets ended tasks and starts queued ones, first in first out, while slots are free.
+    fn fill_slots(&self, book: &mut TaskBook) {
         book.running.retain(|t| !t.is_finished());
         while book.max_threads.is_none_or(|max| book.running.len() < max) {
             let Some(mut entry) = book.queued.pop_front() else {
@@ -861,6 +867,13 @@ impl Ctrl {
         }
         let settings = self.settings.lock().clone();
         let now = Instant::now();
+        let set = self.restart_set(&members, trigger);
+        if trigger.is_none() && set.is_empty() {
+            // A failed task under `one_for_one`: there is no member to restart, so there is
+            // no reset, nothing counted against `max_restarts`, and no backoff.
+            tracing::info!(thread = %name, "A task failed; one_for_one restarts no member for it");
+            return;
+        }
 
         // The restart limit and the backoff.
         let delay = {
@@ -890,7 +903,6 @@ impl Ctrl {
             st.backoff
         };
 
-        let set = self.restart_set(&members, trigger);
         let trigger_name = trigger.map_or("a task", |t| members[t].0.as_str());
         tracing::warn!(thread = %name, trigger = %trigger_name, "Stopping loops");
 

@@ -228,7 +228,8 @@ where
             };
             let error = result.as_ref().err().cloned();
             *outcome.result.lock() = Some(result);
-            outcome.done.go();
+            // `done` goes on in the thread, after a failure has been reported to the group:
+            // whoever joins the task then sees its reset under way (`wait_green` covers it).
             error
         })
     };
@@ -279,6 +280,7 @@ impl TaskEntry {
             stop: stop.clone(),
             link: link.clone(),
         });
+        let done = self.done.clone();
         let spawned = thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
@@ -295,6 +297,7 @@ impl TaskEntry {
                         });
                     }
                 }
+                done.go();
                 on_end();
             });
         match spawned {
