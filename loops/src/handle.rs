@@ -1018,14 +1018,7 @@ impl<T: SuperLoop> Inner<T> {
     /// queued for when it hands the value back).
     fn request_stop(&self, only_gen: Option<u64>) {
         let mut st = self.lock();
-        let signal = match (st.run.as_ref(), only_gen) {
-            (Some(r), Some(g)) if r.gen != g => return,
-            (None, Some(_)) => return,
-            (Some(r), _) => Some(r.stop.clone()),
-            (None, None) => None,
-        };
-        st.wanted = false;
-        st.queued_start = false;
+        let signal = Self::stop_current_locked(&mut st, only_gen);
         let name = st.display_name(&self.config);
         drop(st);
         if let Some(s) = signal {
@@ -1037,6 +1030,20 @@ impl<T: SuperLoop> Inner<T> {
 
     /// Counts one failure. `from`: the thread it comes from, if it comes from one; with
     /// `stop_on_failure`, exceeding the budget stops that thread only.
+    /// Under the lock: no longer wanted running, and the token of the thread to signal (the
+    /// current one; with `only_gen`, only if it is that one). Signal it after the lock.
+    fn stop_current_locked(st: &mut State<T>, only_gen: Option<u64>) -> Option<Signal> {
+        let signal = match (st.run.as_ref(), only_gen) {
+            (Some(r), Some(g)) if r.gen != g => return None,
+            (None, Some(_)) => return None,
+            (Some(r), _) => Some(r.stop.clone()),
+            (None, None) => None,
+        };
+        st.wanted = false;
+        st.queued_start = false;
+        signal
+    }
+
     fn record_failure(&self, error: Option<LoopError>, from: Option<u64>) -> bool {
         let mut st = self.lock();
         if let Some(e) = &error {
@@ -1044,20 +1051,30 @@ impl<T: SuperLoop> Inner<T> {
         }
         let (n, exceeded) = st.failures.record(&self.config);
         let name = st.display_name(&self.config);
+        // With `stop_on_failure`, which thread stops is decided here, under the same lock as
+        // the event to the supervisor: a reset that restarts the loop before this call goes on
+        // must not see its new thread stopped by this (older) failure.
+        let mut stop_token = None;
         if exceeded {
             if let Some(link) = &st.link {
                 link.send(GroupEvent::Exceeded { index: link.index });
+            }
+            if self.config.stop_on_failure {
+                stop_token = Self::stop_current_locked(&mut st, from);
             }
         }
         drop(st);
         let max = self.config.max_failures;
         if exceeded {
             tracing::error!(thread = %name, "Exceeded maximum number of failures ({n}/{max})");
-            if self.config.stop_on_failure {
-                self.request_stop(from);
-            }
         } else {
             tracing::warn!(thread = %name, "Failure ({n}/{max})");
+        }
+        if let Some(token) = stop_token {
+            // That thread's own token: if a new thread has started meanwhile, it is untouched.
+            if token.go() {
+                tracing::info!(thread = %name, "Stopping");
+            }
         }
         exceeded
     }
