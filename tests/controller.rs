@@ -760,3 +760,55 @@ fn a_failure_that_triggers_stop_on_failure_never_stops_the_thread_its_reset_star
 }
 
 probe!(Brittle, grace = "20s", max_failures = 0, stop_on_failure);
+
+/// Found by the soak (seed 8554765347282760070 under load): a reset of the outer group
+/// that was between its stop and restart phases when the outer group's members were
+/// stopped from outside restarted the nested group and all of its loops, which then ran
+/// with nobody supervising or stopping them.
+#[test]
+fn a_nested_group_stopped_from_outside_during_a_reset_is_not_restarted_by_it() {
+    let (in_reset, reset_entered) = unbounded();
+    let (release_reset, gate) = unbounded::<()>();
+    let outer = LoopController::new().named("Outer").on_reset(move || {
+        in_reset.send(()).unwrap();
+        let _ = gate.recv();
+    });
+    let (trigger, trigger_log) = fragile(&outer);
+    let inner = LoopController::new().named("Inner");
+    let (leaf, leaf_log) = member(&inner);
+    outer.add(&inner);
+    outer.start();
+    outer.maintain_loops();
+    trigger_log.wait_for("cycle", 1);
+    leaf_log.wait_for("cycle", 1);
+
+    assert!(
+        trigger.failure(),
+        "max_failures = 0: the first failure exceeds"
+    );
+    // The reset has stopped both members and waits in on_reset, before its restart phase.
+    reset_entered.recv_timeout(BOUND).unwrap();
+    assert!(!leaf.is_alive());
+    assert!(
+        outer.stop_loops(),
+        "stopped from outside while the reset waits"
+    );
+    release_reset.send(()).unwrap();
+    green(&outer);
+
+    assert!(
+        !leaf.is_alive() && !inner.has_alive_loops(),
+        "the reset restarted a nested group stopped from outside:\n{}",
+        outer.health()
+    );
+    assert!(!trigger.is_alive(), "nor the loop that triggered it");
+    assert_eq!(leaf_log.count("on_thread_start"), 1);
+    assert_paired(&leaf_log, 1, 0);
+
+    // An explicit start brings the nested group back under supervision.
+    outer.maintain_loops();
+    leaf_log.wait_for("on_thread_start", 2);
+    assert!(leaf.is_alive());
+    assert!(outer.stop());
+    assert!(!inner.has_alive_loops());
+}

@@ -11,6 +11,9 @@
 //! cargo run --release --example soak -- 600 12345        # the same, as a program
 //! ```
 //!
+//! With `SUPERLOOPS_SOAK_GDB=1`, a deadlock found by the watchdog also prints every thread's
+//! stack, read by gdb attached to the test process.
+//!
 //! The seed fixes the tree (types, options, `from_fn` or not, placement) and every random
 //! stream (each hook call and each hammer thread draws from a stream derived from it); the
 //! interleaving of threads is up to the OS, so a replay re-runs the same mix of chaos, not the
@@ -875,6 +878,25 @@ fn thread_table() -> String {
     out
 }
 
+/// With `SUPERLOOPS_SOAK_GDB=1` (and gdb installed): every thread's stack, printed by gdb
+/// attached to this process, for a deadlock found by the watchdog.
+fn backtraces_with_gdb() {
+    if std::env::var_os("SUPERLOOPS_SOAK_GDB").is_none() {
+        return;
+    }
+    let out = std::process::Command::new("gdb")
+        .args(["-p", &std::process::id().to_string(), "-batch", "-nx"])
+        .args(["-ex", "set pagination off", "-ex", "thread apply all bt"])
+        .output();
+    match out {
+        Ok(out) => eprintln!(
+            "== gdb: thread apply all bt ==\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+        Err(e) => eprintln!("SUPERLOOPS_SOAK_GDB: could not run gdb: {e}"),
+    }
+}
+
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|d| d.count())
@@ -939,6 +961,7 @@ fn spawn_watchdog(
                             dump(&loops, &controllers),
                             thread_table()
                         );
+                        backtraces_with_gdb();
                         std::process::exit(101);
                     }
                 }
@@ -1192,6 +1215,16 @@ pub fn soak(secs: u64, seed: u64) {
         })
     };
     let idle = wait_until(SETTLE_BOUND, all_idle);
+    // What was still running, taken before the second stop changes it.
+    let not_idle = (!idle).then(|| {
+        let loops = dump_loops.lock().unwrap().clone();
+        let controllers = dump_controllers.lock().unwrap().clone();
+        format!(
+            "== statuses ==\n{}\n== threads (tid, name, state, wchan) ==\n{}",
+            dump(&loops, &controllers),
+            thread_table()
+        )
+    });
     // Stop wins: a second stop after every abandoned thread has handed its value back.
     let clean = watch.call(
         final_slot,
@@ -1201,9 +1234,9 @@ pub fn soak(secs: u64, seed: u64) {
 
     let mut problems: Vec<String> = world.violations.lock().unwrap().clone();
     let seen = problems.len();
-    if !idle {
+    if let Some(not_idle) = not_idle {
         problems.push(format!(
-            "threads still alive or abandoned {SETTLE_BOUND:?} after the stop"
+            "threads still alive or abandoned {SETTLE_BOUND:?} after the stop\n{not_idle}"
         ));
     }
     if !clean {

@@ -231,6 +231,12 @@ struct CtrlState {
     /// The delay before the next reset, if it follows the last one closely.
     backoff: Duration,
     parent: Option<Link>,
+    /// Stopped from outside (its own `stop`/`stop_loops`, or an ancestor's): a reset of its
+    /// parent group does not start it again; only a start ([`LoopController::maintain_loops`],
+    /// or its parent's) does. The nested group's counterpart of a loop's `supervised` flag.
+    /// Set and cleared only while holding `busy`, so a reset's check-then-restart cannot
+    /// interleave with a stop.
+    stopped_from_outside: bool,
 }
 
 struct Supervisor {
@@ -279,6 +285,7 @@ impl LoopController {
                         last_reset: None,
                         backoff: Duration::ZERO,
                         parent: None,
+                        stopped_from_outside: false,
                     }),
                     changed: Condvar::new(),
                 }),
@@ -492,7 +499,10 @@ impl LoopController {
 
     /// Stops every member in dependency order: the last declared first, each one's thread
     /// ended (or abandoned after its grace) before the member declared before it is asked. They
-    /// are out of supervision until started again. True when no member thread is left running.
+    /// are out of supervision until started again; so is this group when it is itself a
+    /// member of another: a reset of the parent, even one already under way, does not start it
+    /// again, only a start does ([`maintain_loops`](Self::maintain_loops) here or on the
+    /// parent). True when no member thread is left running.
     pub fn stop_loops(&self) -> bool {
         self.ctrl().stop_members()
     }
@@ -961,7 +971,8 @@ impl Ctrl {
             thread = %name,
             "More than {max} restarts within {window:?}: giving up; stopping every member"
         );
-        self.stop_members_inner(true);
+        // Out of supervision, but not "stopped from outside": its parent's reset restarts it.
+        self.stop_members_report(true, &mut StopReport::default());
         let parent = {
             let mut st = self.state.lock();
             st.failed = true;
@@ -983,6 +994,7 @@ impl Ctrl {
             let mut st = self.state.lock();
             st.failed = false;
             st.green = true;
+            st.stopped_from_outside = false;
         }
         for (_, member) in &members {
             if !member.is_alive() {
@@ -992,14 +1004,21 @@ impl Ctrl {
         self.release();
     }
 
+    /// `stop_loops`: every member stopped and out of supervision, and the group itself
+    /// out of its parent's resets until it is started again.
     fn stop_members(&self) -> bool {
-        self.stop_members_inner(true)
+        let mut report = StopReport::default();
+        self.stop_from_outside(&mut report);
+        report.is_clean()
     }
 
-    fn stop_members_inner(&self, unsupervise: bool) -> bool {
-        let mut report = StopReport::default();
-        self.stop_members_report(unsupervise, &mut report);
-        report.is_clean()
+    /// Stops every member for good and marks the group stopped from outside, both under one
+    /// claim of `busy` (see `stopped_from_outside`).
+    fn stop_from_outside(&self, report: &mut StopReport) {
+        self.claim();
+        self.state.lock().stopped_from_outside = true;
+        self.stop_members_report(true, report);
+        self.release();
     }
 
     /// Stops every member in dependency order: the last declared first, each one's thread
@@ -1062,7 +1081,7 @@ impl Ctrl {
         }
         let mut report = StopReport::default();
         self.stop_tasks(&mut report);
-        self.stop_members_report(true, &mut report);
+        self.stop_from_outside(&mut report);
         for (_, member) in self.members() {
             member.shutdown();
         }
@@ -1115,16 +1134,31 @@ impl Member for Ctrl {
     }
 
     fn restart_supervised(&self) -> bool {
-        Member::start(self)
+        // Checked and acted on under `busy`: a stop from outside either comes first (and
+        // this restarts nothing) or waits until this restart is done (and stops it all).
+        self.claim();
+        let restart = !self.state.lock().stopped_from_outside;
+        if restart {
+            Member::start(self);
+        }
+        self.release();
+        restart
     }
 
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
-        self.stop_members_report(unsupervise, report);
+        if unsupervise {
+            self.stop_from_outside(report);
+        } else {
+            self.stop_members_report(false, report);
+        }
     }
 
     fn begin_stop(&self, unsupervise: bool) -> StopBegun {
         let members = self.members();
         self.claim();
+        if unsupervise {
+            self.state.lock().stopped_from_outside = true;
+        }
         let begun = members
             .iter()
             .enumerate()
