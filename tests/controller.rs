@@ -812,3 +812,54 @@ fn a_nested_group_stopped_from_outside_during_a_reset_is_not_restarted_by_it() {
     assert!(outer.stop());
     assert!(!inner.has_alive_loops());
 }
+
+/// Found by the soak (seed 17813723756860052028 under load): a supervisor started while the
+/// one before it was still ending took the shutdown message meant for the old one, which then
+/// waited for events forever, and the `stop` joining it never returned.
+#[test]
+fn a_start_racing_a_stop_never_hangs_the_stop() {
+    let (in_reset, reset_entered) = unbounded();
+    let (release_reset, gate) = unbounded::<()>();
+    let c = LoopController::new().named("Racing").on_reset(move || {
+        in_reset.send(()).unwrap();
+        let _ = gate.recv();
+    });
+    let (trigger, trigger_log) = fragile(&c);
+    c.start();
+    c.maintain_loops();
+    trigger_log.wait_for("cycle", 1);
+    assert!(trigger.failure());
+    // Racing_0 is busy in on_reset while a stop takes it and waits to join it.
+    reset_entered.recv_timeout(BOUND).unwrap();
+    let (stopped_tx, stopped) = unbounded();
+    let stopper = {
+        let c = c.clone();
+        std::thread::spawn(move || stopped_tx.send(c.stop()).unwrap())
+    };
+    eventually("the stop to take the supervisor", || {
+        c.health().supervisor.is_none()
+    });
+    // A start now runs a new supervisor beside the ending one.
+    assert!(c.start());
+    assert_eq!(c.health().supervisor.as_deref(), Some("Racing_1"));
+    release_reset.send(()).unwrap();
+
+    assert!(
+        stopped.recv_timeout(BOUND).is_ok(),
+        "the stop never returned: the old supervisor was not woken:\n{}",
+        c.health()
+    );
+    stopper.join().unwrap();
+    assert!(!trigger.is_alive(), "stop won over the reset");
+    // The new supervisor works: it restarts a member whose failure exceeds the budget.
+    assert_eq!(c.health().supervisor.as_deref(), Some("Racing_1"));
+    c.maintain_loops();
+    trigger_log.wait_for("on_thread_start", 2);
+    assert!(trigger.failure());
+    reset_entered.recv_timeout(BOUND).unwrap();
+    release_reset.send(()).unwrap();
+    trigger_log.wait_for("on_thread_start", 3);
+    green(&c);
+    assert!(c.stop());
+    assert_eq!(c.health().supervisor, None);
+}

@@ -38,8 +38,6 @@ pub(crate) enum GroupEvent {
     Ended { index: usize, gen: u64 },
     /// A supervised task failed (returned `Err`, panicked, or called `ctx.failure()`).
     TaskFailed { task: String },
-    /// The supervisor thread should end.
-    Shutdown,
 }
 
 /// A member's line to its supervisor.
@@ -795,20 +793,31 @@ impl Ctrl {
         }
     }
 
-    /// The supervisor thread: blocks on the members' events, handles each in turn.
+    /// The supervisor thread: blocks on the members' events, handles each in turn, until its
+    /// own `shutdown` signal goes on.
+    ///
+    /// Each supervisor waits on its own signal, not on a message in the shared queue: a
+    /// supervisor started while the one before it is still ending (a `start` racing a
+    /// `stop`) must not take the message meant for the other, which would then wait forever
+    /// and hang the `stop` that joins it.
     fn supervise(self: &Arc<Self>, name: &Arc<str>, shutdown: &Signal) {
         let span = tracing::info_span!("supervisor", thread = %name);
         let _entered = span.enter();
-        while let Ok(event) = self.rx.recv() {
+        loop {
+            let event = crossbeam_channel::select_biased! {
+                recv(shutdown.receiver()) -> _ => break,
+                recv(self.rx) -> event => match event {
+                    Ok(event) => event,
+                    Err(_) => break, // unreachable: the controller holds a sender
+                },
+            };
             if shutdown.is_go() {
-                if !matches!(event, GroupEvent::Shutdown) {
-                    // Taken but not handled: it no longer holds `wait_green` back.
-                    self.pending.fetch_sub(1, Ordering::SeqCst);
-                }
+                // Shut down while taking it: leave it to the next supervisor (or to the
+                // drain below). It is still pending.
+                let _ = self.tx.send(event);
                 break;
             }
             match event {
-                GroupEvent::Shutdown => break,
                 GroupEvent::Exceeded { index } => self.reset(Some(index), name, shutdown),
                 GroupEvent::TaskFailed { task } => {
                     tracing::warn!(thread = %name, task = %task, "A task failed");
@@ -821,7 +830,22 @@ impl Ctrl {
             self.pending.fetch_sub(1, Ordering::SeqCst);
             self.changed.notify_all();
         }
+        self.drain_if_unsupervised();
         tracing::info!(thread = %name, "Exited gracefully");
+    }
+
+    /// Once no supervisor runs: drops the events nobody will handle now, so that they no
+    /// longer hold `wait_green` back, and a later `start` does not act on them. Under the state
+    /// lock, so a supervisor started meanwhile keeps every event.
+    fn drain_if_unsupervised(&self) {
+        let st = self.state.lock();
+        if st.supervisor.is_none() {
+            while self.rx.try_recv().is_ok() {
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+            }
+            self.changed.notify_all();
+        }
+        drop(st);
     }
 
     /// A member's thread ended with nobody stopping it: start it again if it is still
@@ -1051,20 +1075,16 @@ impl Ctrl {
         let supervisor = self.state.lock().supervisor.take();
         if let Some(sup) = supervisor {
             sup.shutdown.go();
-            let _ = self.tx.send(GroupEvent::Shutdown);
             if sup.thread.thread().id() == thread::current().id() {
-                return; // stopped from a hook the supervisor runs: it ends when that returns
+                // Stopped from a hook the supervisor runs: it ends (and drains) when that
+                // returns.
+                return;
             }
             if sup.thread.join().is_err() {
                 tracing::error!(thread = %sup.name, "The supervisor thread panicked");
             }
-            // Events nobody will handle now: they no longer hold `wait_green` back.
-            while let Ok(event) = self.rx.try_recv() {
-                if !matches!(event, GroupEvent::Shutdown) {
-                    self.pending.fetch_sub(1, Ordering::SeqCst);
-                }
-            }
-            self.changed.notify_all();
+            // The supervisor drains as it ends; this covers one that panicked instead.
+            self.drain_if_unsupervised();
         }
     }
 
