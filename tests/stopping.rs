@@ -417,3 +417,75 @@ fn stop_on_failure_from_an_abandoned_thread_does_not_stop_its_replacement() {
     assert!(h.is_running());
     assert!(h.stop());
 }
+
+/// Stuck past its grace, then, once released, asks its own handle to start (or hard-reset).
+struct Zombie {
+    me: Arc<OnceLock<LoopHandle<Zombie>>>,
+    hard: bool,
+    release: superloops::channel::Receiver<()>,
+    log: Log,
+}
+
+#[superloop(grace = "50ms")]
+impl Zombie {
+    fn on_start(&mut self) -> bool {
+        self.log.push("on_start");
+        true
+    }
+    fn on_stop(&mut self) {
+        self.log.push("on_stop");
+    }
+    fn on_thread_start(&mut self) {
+        self.log.push("on_thread_start");
+    }
+    fn on_thread_stop(&mut self) {
+        self.log.push("on_thread_stop");
+    }
+    fn cycle(&mut self, _ctx: &Ctx) {
+        self.log.push("stuck");
+        let _ = self.release.recv(); // ignores stop
+        let handle = self.me.get().unwrap();
+        let started = if self.hard {
+            handle.hard_reset()
+        } else {
+            handle.start()
+        };
+        assert!(!started, "a start from inside cannot start at once");
+        self.log.push("asked");
+    }
+}
+
+/// An abandoned thread is marked killed: a start or hard_reset it asks for after the stop
+/// that abandoned it does not bring the loop back (stop wins).
+#[test]
+fn an_abandoned_thread_cannot_restart_the_loop_its_stop_ended() {
+    for hard in [false, true] {
+        let me = Arc::new(OnceLock::new());
+        let (release_tx, release) = unbounded();
+        let log = Log::default();
+        let h = Zombie {
+            me: me.clone(),
+            hard,
+            release,
+            log: log.clone(),
+        }
+        .into_loop();
+        me.set(h.clone()).ok().unwrap();
+        assert!(h.start());
+        log.wait_for("stuck", 1);
+        assert!(!h.stop(), "abandoned after its 50 ms grace");
+        release_tx.send(()).unwrap();
+        log.wait_for("asked", 1);
+        eventually("the abandoned thread to end", || {
+            h.status().abandoned_threads == 0
+        });
+        let status = h.status();
+        assert_eq!(
+            (status.state, h.is_alive(), h.is_running()),
+            (LoopState::Stopped, false, false),
+            "hard = {hard}: the abandoned thread restarted the loop: {status}"
+        );
+        assert_eq!(log.count("on_thread_start"), 1, "hard = {hard}");
+        assert_paired(&log, 1, 0);
+    }
+}

@@ -59,7 +59,9 @@ use crate::{LoopConfig, LoopError, LoopState, LoopStatus, Signal, SuperLoop};
 /// - **One live thread.** A loop never has two non-abandoned threads, whatever calls race.
 /// - **From inside.** `stop` (or `ctx.stop()`) from the loop's own thread asks to stop and
 ///   returns false at once: a thread cannot join itself. `start` from inside a thread that is
-///   stopping queues a restart for when it has ended.
+///   stopping queues a restart for when it has ended. An abandoned thread is marked killed:
+///   `start`, `stop` and `hard_reset` called from it do nothing and return false, so it can
+///   neither bring back a loop whose stop abandoned it nor stop or restart its replacement.
 ///
 /// ```
 /// use superloops::prelude::*;
@@ -425,6 +427,21 @@ impl<T: SuperLoop> State<T> {
             || self.abandoned.iter().any(|a| a.thread_id == me)
     }
 
+    /// Whether `me` is one of the loop's abandoned threads. Such a thread is marked killed:
+    /// `start`, `stop` and `hard_reset` called from it do nothing, so that it can neither bring
+    /// back a loop whose stop abandoned it nor stop or restart its replacement.
+    fn ignores_calls_from(&self, me: ThreadId, config: &LoopConfig, call: &str) -> bool {
+        let abandoned = self.abandoned.iter().any(|a| a.thread_id == me)
+            && !self.run.as_ref().is_some_and(|r| r.thread_id == me);
+        if abandoned {
+            tracing::debug!(
+                thread = %self.display_name(config),
+                "{call} called from an abandoned thread: ignored"
+            );
+        }
+        abandoned
+    }
+
     fn display_name(&self, config: &LoopConfig) -> Arc<str> {
         match &self.last_thread_name {
             Some(n) => n.clone(),
@@ -466,6 +483,9 @@ impl<T: SuperLoop> Inner<T> {
     fn start(self: &Arc<Self>) -> bool {
         let me = thread::current().id();
         let mut st = self.lock();
+        if st.ignores_calls_from(me, &self.config, "start") {
+            return false;
+        }
         if st.is_own_thread(me) {
             return self.queue_restart_from_inside(st);
         }
@@ -802,6 +822,9 @@ impl<T: SuperLoop> Inner<T> {
     fn stop(self: &Arc<Self>) -> bool {
         let me = thread::current().id();
         let mut st = self.lock();
+        if st.ignores_calls_from(me, &self.config, "stop") {
+            return false; // it is stopping already
+        }
         if st.is_own_thread(me) {
             drop(st);
             self.request_stop(None);
@@ -981,6 +1004,9 @@ impl<T: SuperLoop> Inner<T> {
     fn hard_reset(self: &Arc<Self>) -> bool {
         let me = thread::current().id();
         let mut st = self.lock();
+        if st.ignores_calls_from(me, &self.config, "hard_reset") {
+            return false;
+        }
         if st.is_own_thread(me) {
             if Self::outside_stop_joining(&st) {
                 return false;
