@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
-use crate::handle::{panic_message, StopBegun};
+use crate::handle::{panic_message, LoopOwner, StopBegun};
 use crate::task::{new_task, SpawnError, TaskBook, TaskHandle};
 use crate::{Ctx, LoopHandle, LoopState, LoopStatus, Signal, SuperLoop};
 
@@ -100,7 +100,8 @@ pub trait Supervise {
 
 impl<T: SuperLoop> Supervise for LoopHandle<T> {
     fn __member(&self) -> MemberRef {
-        MemberRef(Arc::new(self.clone()))
+        // The handle's shared owner: the group keeps the loop as a clone of the handle would.
+        MemberRef(self.owner().clone())
     }
 }
 
@@ -1393,36 +1394,37 @@ impl fmt::Display for GroupHealth {
     }
 }
 
-/// A loop as a member.
-impl<T: SuperLoop> Member for LoopHandle<T> {
+/// A loop as a member (through its handle's shared owner, one impl for every loop type).
+impl Member for LoopOwner {
     fn name(&self) -> String {
-        self.config().name.to_owned()
+        self.inner.config().name.to_owned()
     }
     fn resets_globally(&self) -> bool {
-        self.config().reset_globally
+        self.inner.config().reset_globally
     }
     fn set_link(&self, link: Link) {
-        self.inner_ref().set_link(link);
+        self.inner.set_link(link);
     }
     fn start(&self) -> bool {
-        LoopHandle::start(self)
+        self.inner.start()
     }
     fn restart_if_ended(&self, gen: u64) -> bool {
-        self.inner_ref().restart_if_ended(gen)
+        self.inner.restart_if_ended(gen)
     }
     fn restart_supervised(&self) -> bool {
-        self.inner_ref().restart_supervised()
+        self.inner.restart_supervised()
     }
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
-        let begun = self.inner_ref().begin_stop_from_supervisor(unsupervise);
+        let begun = self.inner.begin_stop_from_supervisor(unsupervise);
         self.finish_stop_into(begun, Instant::now(), report);
     }
 
     fn finish_stop_into(&self, begun: StopBegun, signalled: Instant, report: &mut StopReport) {
         let clean = Member::finish_stop(self, begun, signalled);
         let name = self
+            .inner
             .thread_name()
-            .unwrap_or_else(|| self.config().name.to_owned());
+            .unwrap_or_else(|| self.inner.config().name.to_owned());
         if clean {
             report.stopped.push(name);
         } else {
@@ -1431,27 +1433,27 @@ impl<T: SuperLoop> Member for LoopHandle<T> {
     }
 
     fn begin_stop(&self, unsupervise: bool) -> StopBegun {
-        self.inner_ref().begin_stop_from_supervisor(unsupervise)
+        self.inner.begin_stop_from_supervisor(unsupervise)
     }
     fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool {
-        let deadline = signalled.checked_add(self.config().grace);
-        self.inner_ref().stop_finish(begun, deadline)
+        let deadline = signalled.checked_add(self.inner.config().grace);
+        self.inner.stop_finish(begun, deadline)
     }
     fn is_alive(&self) -> bool {
-        LoopHandle::is_alive(self)
+        self.inner.is_alive()
     }
     fn is_stalled(&self) -> bool {
-        let status = self.status();
+        let status = self.inner.status();
         matches!(
             status.state,
             LoopState::Failed | LoopState::Abandoned | LoopState::Stalled
         ) || (status.state == LoopState::Starting && !status.alive && status.abandoned_threads > 0)
     }
     fn clear_failures(&self) {
-        self.inner_ref().clear_failures();
+        self.inner.clear_failures();
     }
     fn health(&self) -> MemberHealth {
-        MemberHealth::Loop(self.status())
+        MemberHealth::Loop(self.inner.status())
     }
 }
 

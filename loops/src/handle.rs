@@ -9,6 +9,9 @@
 //! - inside an *abandoned* thread, one that outlived its grace, which hands it back (or drops
 //!   it, when a factory made a fresh value meanwhile) when its cycle finally returns.
 //!
+//! The state machine does not know the value's type: it moves a `Box<dyn Value>`, so it is
+//! compiled once for every loop type; `Value::run_cycles`, the cycle loop, is generic.
+//!
 //! `start`, `stop` and `hard_reset` from outside the loop are serialised by `State::busy`, a
 //! flag that is waited on with the condvar, never a lock held across user code. Calls from
 //! inside the loop's own thread never wait: they ask and return.
@@ -16,8 +19,9 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -82,29 +86,86 @@ use crate::{LoopConfig, LoopError, LoopState, LoopStatus, Signal, SuperLoop};
 /// assert!(!beat.is_alive());
 /// ```
 pub struct LoopHandle<T: SuperLoop> {
-    owner: Arc<Owner<T>>,
+    owner: Arc<LoopOwner>,
+    /// The handle is typed; what it controls is not (see [`Value`]).
+    _value: PhantomData<fn() -> T>,
 }
 
-/// Shared by every clone of one handle; its drop (the last clone's) stops the loop.
-struct Owner<T: SuperLoop> {
-    inner: Arc<Inner<T>>,
+/// A loop's value with its type erased. The state machine below ([`Inner`]) is compiled once
+/// for every loop type rather than once per type; only the hooks and the cycle loop
+/// ([`Value::run_cycles`]) are generic, so the hot path is exactly as before: a direct,
+/// inlinable call of `cycle` per turn.
+pub(crate) trait Value: Send + 'static {
+    fn on_start(&mut self) -> Result<bool, LoopError>;
+    fn on_stop(&mut self);
+    fn on_thread_start(&mut self);
+    fn on_thread_stop(&mut self);
+    /// Runs cycles until `stopping` is set, counting each in `cycles` (no lock, no clock), and
+    /// reporting each `Err` to `failed`.
+    fn run_cycles(
+        &mut self,
+        ctx: &Ctx,
+        stopping: &AtomicBool,
+        cycles: &AtomicU64,
+        failed: &mut dyn FnMut(LoopError),
+    );
 }
 
-pub(crate) struct Inner<T: SuperLoop> {
+impl<T: SuperLoop> Value for T {
+    fn on_start(&mut self) -> Result<bool, LoopError> {
+        SuperLoop::on_start(self)
+    }
+    fn on_stop(&mut self) {
+        SuperLoop::on_stop(self);
+    }
+    fn on_thread_start(&mut self) {
+        SuperLoop::on_thread_start(self);
+    }
+    fn on_thread_stop(&mut self) {
+        SuperLoop::on_thread_stop(self);
+    }
+    fn run_cycles(
+        &mut self,
+        ctx: &Ctx,
+        stopping: &AtomicBool,
+        cycles: &AtomicU64,
+        failed: &mut dyn FnMut(LoopError),
+    ) {
+        let mut n = 0u64;
+        while !stopping.load(Ordering::Acquire) {
+            n += 1;
+            cycles.store(n, Ordering::Relaxed);
+            if let Err(e) = self.cycle(ctx) {
+                failed(e);
+            }
+        }
+    }
+}
+
+/// A loop's value, boxed: what the state machine moves between its places.
+type Boxed = Box<dyn Value>;
+
+/// Shared by every clone of one handle (and by the group it is a member of); its drop (the
+/// last one's) stops the loop.
+pub(crate) struct LoopOwner {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
     config: LoopConfig,
     /// Makes a fresh value when the old one is held by an abandoned thread (or never made).
-    factory: Option<Box<dyn Fn() -> T + Send + Sync>>,
-    state: Mutex<State<T>>,
+    factory: Option<Box<dyn Fn() -> Boxed + Send + Sync>>,
+    state: Mutex<State>,
     /// Notified whenever `state` changes in a way a waiter may be waiting for: a run ended,
     /// `busy` cleared, a value came back.
     changed: Condvar,
 }
 
-struct State<T> {
+struct State {
     /// The value, when at rest.
-    value: Option<T>,
+    value: Option<Boxed>,
     /// The current (non-abandoned) thread, from spawn until it has ended and been cleared.
-    run: Option<Run<T>>,
+    run: Option<Run>,
     /// Threads abandoned after their grace that have not ended yet.
     abandoned: Vec<Abandoned>,
     /// Generation of the abandoned thread holding the loop's only value, if one does.
@@ -137,7 +198,7 @@ struct State<T> {
     last_error: Option<String>,
 }
 
-struct Run<T> {
+struct Run {
     gen: u64,
     name: Arc<str>,
     stop: Signal,
@@ -146,7 +207,7 @@ struct Run<T> {
     /// A `stop` caller is waiting to take the value back and run `on_stop` itself.
     joiner: bool,
     /// The value, handed back to the waiting `stop` caller.
-    handback: Option<T>,
+    handback: Option<Boxed>,
     /// The thread has done all its work (its value is handed back or at rest).
     ended: bool,
 }
@@ -233,7 +294,7 @@ impl Failures {
 impl<T: SuperLoop> LoopHandle<T> {
     /// Wraps `value`; same as `value.into_loop()`. Nothing runs until [`start`](Self::start).
     pub fn new(value: T) -> Self {
-        Self::build(Some(value), None)
+        Self::build(Some(Box::new(value)), None)
     }
 
     /// A loop whose value is made by `factory`: on the first start, and whenever a start finds
@@ -249,46 +310,24 @@ impl<T: SuperLoop> LoopHandle<T> {
     /// assert!(poller.stop());
     /// ```
     pub fn from_fn(factory: impl Fn() -> T + Send + Sync + 'static) -> Self {
-        Self::build(None, Some(Box::new(factory)))
+        Self::build(None, Some(Box::new(move || Box::new(factory()))))
     }
 
-    fn build(value: Option<T>, factory: Option<Box<dyn Fn() -> T + Send + Sync>>) -> Self {
+    fn build(value: Option<Boxed>, factory: Option<Box<dyn Fn() -> Boxed + Send + Sync>>) -> Self {
         LoopHandle {
-            owner: Arc::new(Owner {
-                inner: Arc::new(Inner {
-                    config: T::CONFIG,
-                    factory,
-                    state: Mutex::new(State {
-                        value,
-                        run: None,
-                        abandoned: Vec::new(),
-                        awaiting: None,
-                        wanted: false,
-                        supervised: false,
-                        link: None,
-                        queued_start: false,
-                        busy: None,
-                        starting: false,
-                        generations: 0,
-                        last_thread_name: None,
-                        cycles: Arc::new(AtomicU64::new(0)),
-                        observed: (0, Instant::now()),
-                        stalled: None,
-                        failures: Failures::new(),
-                        last_error: None,
-                    }),
-                    changed: Condvar::new(),
-                }),
-            }),
+            owner: LoopOwner::new(T::CONFIG, value, factory),
+            _value: PhantomData,
         }
     }
 
-    fn inner(&self) -> &Arc<Inner<T>> {
+    fn inner(&self) -> &Arc<Inner> {
         &self.owner.inner
     }
 
-    pub(crate) fn inner_ref(&self) -> &Arc<Inner<T>> {
-        &self.owner.inner
+    /// What a group holds of it: the shared owner, so that the group keeps it alive like a
+    /// clone of the handle does.
+    pub(crate) fn owner(&self) -> &Arc<LoopOwner> {
+        &self.owner
     }
 
     /// Starts the loop: runs `on_start` on this thread, then spawns thread `{name}_{n}`.
@@ -333,12 +372,7 @@ impl<T: SuperLoop> LoopHandle<T> {
 
     /// Whether its current (non-abandoned) thread exists and has not ended.
     pub fn is_alive(&self) -> bool {
-        self.inner()
-            .state
-            .lock()
-            .run
-            .as_ref()
-            .is_some_and(|r| !r.ended)
+        self.inner().is_alive()
     }
 
     /// Whether it is wanted running: started (or a start is queued), and not asked to stop
@@ -349,18 +383,12 @@ impl<T: SuperLoop> LoopHandle<T> {
 
     /// Failures counted against the budget now.
     pub fn failures(&self) -> u32 {
-        let inner = self.inner();
-        inner.state.lock().failures.current(&inner.config)
+        self.inner().failures()
     }
 
     /// The name of its most recent thread (`{name}_{n}`), or `None` if it never started one.
     pub fn thread_name(&self) -> Option<String> {
-        self.inner()
-            .state
-            .lock()
-            .last_thread_name
-            .as_deref()
-            .map(str::to_owned)
+        self.inner().thread_name()
     }
 
     /// A snapshot of the loop: state, liveness, failures, restarts, cycles, last error.
@@ -378,6 +406,7 @@ impl<T: SuperLoop> Clone for LoopHandle<T> {
     fn clone(&self) -> Self {
         LoopHandle {
             owner: self.owner.clone(),
+            _value: PhantomData,
         }
     }
 }
@@ -388,7 +417,7 @@ impl<T: SuperLoop> fmt::Debug for LoopHandle<T> {
     }
 }
 
-impl<T: SuperLoop> Drop for Owner<T> {
+impl Drop for LoopOwner {
     fn drop(&mut self) {
         let needs_stop = {
             let st = self.inner.state.lock();
@@ -421,7 +450,7 @@ fn catch<R>(hook: &'static str, f: impl FnOnce() -> R) -> Result<R, LoopError> {
         .map_err(|p| LoopError::new(format_args!("panic in {hook}: {}", panic_message(&*p))))
 }
 
-impl<T: SuperLoop> State<T> {
+impl State {
     fn is_own_thread(&self, me: ThreadId) -> bool {
         self.run.as_ref().is_some_and(|r| r.thread_id == me)
             || self.abandoned.iter().any(|a| a.thread_id == me)
@@ -450,27 +479,79 @@ impl<T: SuperLoop> State<T> {
     }
 }
 
-impl<T: SuperLoop> Inner<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
+impl LoopOwner {
+    /// A new loop, not started, with `value` at rest or a `factory` to make one.
+    fn new(
+        config: LoopConfig,
+        value: Option<Boxed>,
+        factory: Option<Box<dyn Fn() -> Boxed + Send + Sync>>,
+    ) -> Arc<LoopOwner> {
+        Arc::new(LoopOwner {
+            inner: Arc::new(Inner {
+                config,
+                factory,
+                state: Mutex::new(State {
+                    value,
+                    run: None,
+                    abandoned: Vec::new(),
+                    awaiting: None,
+                    wanted: false,
+                    supervised: false,
+                    link: None,
+                    queued_start: false,
+                    busy: None,
+                    starting: false,
+                    generations: 0,
+                    last_thread_name: None,
+                    cycles: Arc::new(AtomicU64::new(0)),
+                    observed: (0, Instant::now()),
+                    stalled: None,
+                    failures: Failures::new(),
+                    last_error: None,
+                }),
+                changed: Condvar::new(),
+            }),
+        })
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
 
+    pub(crate) fn config(&self) -> &LoopConfig {
+        &self.config
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.lock().run.as_ref().is_some_and(|r| !r.ended)
+    }
+
+    fn failures(&self) -> u32 {
+        self.lock().failures.current(&self.config)
+    }
+
+    pub(crate) fn thread_name(&self) -> Option<String> {
+        self.lock().last_thread_name.as_deref().map(str::to_owned)
+    }
+
     /// Waits until no other caller is inside start/stop/hard_reset.
-    fn wait_not_busy(&self, st: &mut MutexGuard<'_, State<T>>) {
+    fn wait_not_busy(&self, st: &mut MutexGuard<'_, State>) {
         while st.busy.is_some() {
             self.changed.wait(st);
         }
     }
 
     /// Clears `busy`, wakes waiters, and runs a start that was queued meanwhile.
-    fn release<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State<T>>) {
+    fn release<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>) {
         st.busy = None;
         self.changed.notify_all();
         self.settle(st);
     }
 
     /// Runs a queued start if it can run now.
-    fn settle<'a>(self: &'a Arc<Self>, st: MutexGuard<'a, State<T>>) {
+    fn settle<'a>(self: &'a Arc<Self>, st: MutexGuard<'a, State>) {
         if st.queued_start
             && st.busy.is_none()
             && st.run.is_none()
@@ -480,7 +561,7 @@ impl<T: SuperLoop> Inner<T> {
         }
     }
 
-    fn start(self: &Arc<Self>) -> bool {
+    pub(crate) fn start(self: &Arc<Self>) -> bool {
         let me = thread::current().id();
         let mut st = self.lock();
         if st.ignores_calls_from(me, &self.config, "start") {
@@ -502,7 +583,7 @@ impl<T: SuperLoop> Inner<T> {
 
     /// `start` from one of the loop's own threads: it cannot start a second live thread, but
     /// if its thread is stopping, the start is queued for when it has ended.
-    fn queue_restart_from_inside(&self, mut st: MutexGuard<'_, State<T>>) -> bool {
+    fn queue_restart_from_inside(&self, mut st: MutexGuard<'_, State>) -> bool {
         if Self::outside_stop_joining(&st) {
             return false;
         }
@@ -521,7 +602,7 @@ impl<T: SuperLoop> Inner<T> {
     /// An outside `stop` is waiting for the current thread: it wins over any restart that
     /// thread asks for (from `on_thread_stop`, say), or `stop` could return true with the loop
     /// running again.
-    fn outside_stop_joining(st: &State<T>) -> bool {
+    fn outside_stop_joining(st: &State) -> bool {
         let joining = st.run.as_ref().is_some_and(|r| r.joiner);
         if joining {
             tracing::debug!("A restart asked from inside while an outside stop waits: stop wins");
@@ -530,11 +611,7 @@ impl<T: SuperLoop> Inner<T> {
     }
 
     /// The body of `start`, with `busy` free and the lock held.
-    fn start_locked<'a>(
-        self: &'a Arc<Self>,
-        mut st: MutexGuard<'a, State<T>>,
-        me: ThreadId,
-    ) -> bool {
+    fn start_locked<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>, me: ThreadId) -> bool {
         st.queued_start = false;
         st.supervised = true;
         if let Some(run) = &st.run {
@@ -646,7 +723,7 @@ impl<T: SuperLoop> Inner<T> {
     }
 
     /// Spawns thread `{name}_{n}` with `value`; gives the value back if spawning fails.
-    fn spawn_locked(self: &Arc<Self>, st: &mut State<T>, value: T) -> Result<(), T> {
+    fn spawn_locked(self: &Arc<Self>, st: &mut State, value: Boxed) -> Result<(), Boxed> {
         let gen = st.generations;
         let name: Arc<str> = Arc::from(format!("{}_{}", self.config.name, gen));
         let stop = Signal::new();
@@ -705,7 +782,7 @@ impl<T: SuperLoop> Inner<T> {
     /// The loop thread's whole life.
     fn run_thread(
         self: Arc<Self>,
-        mut value: T,
+        mut value: Boxed,
         gen: u64,
         stop: Signal,
         name: Arc<str>,
@@ -725,16 +802,10 @@ impl<T: SuperLoop> Inner<T> {
             }
             Ok(()) => {
                 let ran = catch("cycle", || {
-                    let mut n = 0u64;
-                    let stopping = stop.flag();
-                    while !stopping.load(Ordering::Acquire) {
-                        n += 1;
-                        cycles.store(n, Ordering::Relaxed);
-                        if let Err(e) = value.cycle(&ctx) {
-                            tracing::warn!(thread = %name, "cycle failed: {e}");
-                            self.record_failure(Some(e), Some(gen));
-                        }
-                    }
+                    value.run_cycles(&ctx, stop.flag(), cycles, &mut |e| {
+                        tracing::warn!(thread = %name, "cycle failed: {e}");
+                        self.record_failure(Some(e), Some(gen));
+                    });
                 });
                 match ran {
                     Ok(()) => panicked = false,
@@ -754,7 +825,7 @@ impl<T: SuperLoop> Inner<T> {
 
     /// Hands the value back at the end of a thread: to the `stop` caller waiting for it, or,
     /// when the thread ended on its own or was abandoned, runs `on_stop` here first.
-    fn finish_thread(self: &Arc<Self>, value: T, gen: u64, name: &str, panicked: bool) {
+    fn finish_thread(self: &Arc<Self>, value: Boxed, gen: u64, name: &str, panicked: bool) {
         let mut st = self.lock();
         if let Some(run) = st.run.as_mut().filter(|r| r.gen == gen) {
             if run.joiner {
@@ -811,7 +882,7 @@ impl<T: SuperLoop> Inner<T> {
     }
 
     /// Runs `on_stop`, counting a panic as a failure (of thread `gen`, when it runs there).
-    fn run_on_stop(self: &Arc<Self>, mut value: T, gen: Option<u64>) -> T {
+    fn run_on_stop(self: &Arc<Self>, mut value: Boxed, gen: Option<u64>) -> Boxed {
         if let Err(e) = catch("on_stop", || value.on_stop()) {
             tracing::error!(name = self.config.name, "{e}");
             self.record_failure(Some(e), gen);
@@ -844,7 +915,7 @@ impl<T: SuperLoop> Inner<T> {
     }
 
     /// The body of `stop`, with `busy` free and the lock held.
-    fn stop_locked<'a>(self: &'a Arc<Self>, st: MutexGuard<'a, State<T>>, me: ThreadId) -> bool {
+    fn stop_locked<'a>(self: &'a Arc<Self>, st: MutexGuard<'a, State>, me: ThreadId) -> bool {
         let begun = self.stop_begin(st, me, true);
         // The grace counts from the request: it is the thread's time to react.
         let deadline = Instant::now().checked_add(self.config.grace);
@@ -857,7 +928,7 @@ impl<T: SuperLoop> Inner<T> {
     /// group's own reset does not.
     fn stop_begin<'a>(
         self: &'a Arc<Self>,
-        mut st: MutexGuard<'a, State<T>>,
+        mut st: MutexGuard<'a, State>,
         me: ThreadId,
         unsupervise: bool,
     ) -> StopBegun {
@@ -1058,7 +1129,7 @@ impl<T: SuperLoop> Inner<T> {
     /// `stop_on_failure`, exceeding the budget stops that thread only.
     /// Under the lock: no longer wanted running, and the token of the thread to signal (the
     /// current one; with `only_gen`, only if it is that one). Signal it after the lock.
-    fn stop_current_locked(st: &mut State<T>, only_gen: Option<u64>) -> Option<Signal> {
+    fn stop_current_locked(st: &mut State, only_gen: Option<u64>) -> Option<Signal> {
         let signal = match (st.run.as_ref(), only_gen) {
             (Some(r), Some(g)) if r.gen != g => return None,
             (None, Some(_)) => return None,
@@ -1105,7 +1176,7 @@ impl<T: SuperLoop> Inner<T> {
         exceeded
     }
 
-    fn status(&self) -> LoopStatus {
+    pub(crate) fn status(&self) -> LoopStatus {
         let mut st = self.lock();
         let now = Instant::now();
         let cycles = st.cycles.load(Ordering::Relaxed);
@@ -1154,7 +1225,7 @@ impl<T: SuperLoop> Inner<T> {
     }
 }
 
-impl<T: SuperLoop> Watched for Inner<T> {
+impl Watched for Inner {
     fn stalled(&self, gen: u64, timeout: Duration) {
         let mut st = self.lock();
         let Some(run) = st.run.as_ref().filter(|r| r.gen == gen && !r.ended) else {
@@ -1172,7 +1243,7 @@ impl<T: SuperLoop> Watched for Inner<T> {
     }
 }
 
-impl<T: SuperLoop> Control for Inner<T> {
+impl Control for Inner {
     fn failure(&self, error: Option<LoopError>, gen: u64) -> bool {
         self.record_failure(error, Some(gen))
     }
