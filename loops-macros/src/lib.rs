@@ -15,12 +15,27 @@ use proc_macro::TokenStream;
 /// Turns an inherent `impl` block into a supervised loop: keeps the block as written and adds
 /// `impl superloops::SuperLoop` for its type, forwarding to the hooks.
 ///
-/// ```ignore
+/// ```
+/// use superloops::prelude::*;
+/// # #[derive(Debug)] struct ApiError;
+/// # impl std::fmt::Display for ApiError {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("api") }
+/// # }
+/// struct ApiFeed { polls: u64 }
+///
 /// #[superloop(grace = "5s", max_failures = 10, reset_globally)]
 /// impl ApiFeed {
 ///     fn on_start(&mut self) -> bool { true }       // before the thread starts; false: don't
-///     fn cycle(&mut self, ctx: &Ctx) -> Result<(), ApiError> { Ok(()) } // over and over
+///     fn cycle(&mut self, ctx: &Ctx) -> Result<(), ApiError> { // over and over
+///         self.polls += 1;
+///         ctx.sleep(std::time::Duration::from_millis(10));
+///         Ok(())
+///     }
 /// }
+///
+/// let feed = ApiFeed { polls: 0 }.into_loop();
+/// assert!(feed.start());
+/// assert!(feed.stop());
 /// ```
 ///
 /// # Options
@@ -57,7 +72,15 @@ pub fn superloop(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Declares a *group*: a struct holding co-dependent loops under one supervisor, which
 /// restarts them together when one of them exceeds its failure budget.
 ///
-/// ```ignore
+/// ```
+/// use superloops::prelude::*;
+/// # use std::time::Duration;
+/// # #[derive(Default)] struct ProcessLoop;
+/// # #[superloop] impl ProcessLoop { fn cycle(&mut self, ctx: &Ctx) { ctx.sleep(Duration::from_millis(5)); } }
+/// # struct ApiFeed { key: String }
+/// # impl ApiFeed { fn new(key: &str) -> Self { ApiFeed { key: key.into() } } }
+/// # #[superloop] impl ApiFeed { fn cycle(&mut self, ctx: &Ctx) { ctx.sleep(Duration::from_millis(5)); } }
+/// # let key = "secret";
 /// loop_group! {
 ///     /// A failure in either restarts both.
 ///     pub Pipeline<ProcessLoop, ApiFeed>
