@@ -1,0 +1,819 @@
+//! A state-machine test of *nested* controllers: random sequences of operations on an outer
+//! `LoopController` whose members are `[A, Inner, D]`, where `Inner` is another
+//! `LoopController` with members `[B, C]`, each step checked against a small sequential model.
+//!
+//! Operations: `start`, `stop`, `stop_loops` and `maintain_loops` on either controller; `start`,
+//! `stop` and `failure` on each loop's handle; and reads (`health`, `has_alive_loops`,
+//! `is_green`, `alive_loops`, `stalled_loops`, `Display`). After each step the test waits until
+//! both controllers have settled — `wait_green` on the outer one, then on the inner one, each
+//! bounded by [`BOUND`] and failing loudly — or, for a controller whose events the model says
+//! are waiting for a supervisor, checks that `wait_green` does *not* see it settled. Then it
+//! compares, exactly, each loop's `LoopState`, `is_alive`, `is_running`, thread name and hook
+//! counts (`on_start`, `on_stop`, `on_thread_start`, `on_thread_stop`), and each controller's
+//! supervisor thread, green light, resets, `on_reset` calls and alive/stalled members.
+//!
+//! The loops are all `max_failures = 0` (one `failure()` exceeds the budget), reset globally
+//! (the default), have a grace of 20 s, and block in `ctx.sleep` until stopped, so every stop
+//! is prompt and joins its thread: no abandonment, no timing in the model. Both controllers use
+//! the default strategy, `one_for_all`, and a backoff of 1..2 ms.
+//!
+//! The rules modelled (see `loops/src/controller.rs` and `loops/src/handle.rs`):
+//! - a loop's `failure()` sends `Exceeded` to *its* group (`Inner` for B and C); the group
+//!   resets while its supervisor runs; events wait while no supervisor runs, and are dropped
+//!   when the supervisor is stopped;
+//! - a reset stops every member in reverse order (a nested group: its members, without taking
+//!   them out of supervision), then restarts them in order: a loop only if it is still
+//!   supervised (not stopped with its handle's `stop` since its last start), the nested group
+//!   only if it was not stopped from outside; restarting the nested group starts its
+//!   supervisor if needed and every one of its members that is not alive;
+//! - a nested group stopped from outside (its own `stop`/`stop_loops`, or its parent's) is not
+//!   restarted by a reset of its parent until it is started: `maintain_loops` on it, or on
+//!   the parent (which starts it only when none of its loops is alive);
+//! - `stop` stops members in reverse order, then nested supervisors, then its own.
+//!
+//! Two interleavings are racy by design and the driver skips the operation that would cause
+//! one (the model predicts it): the parent's `maintain_loops` starting the nested group's
+//! supervisor while events wait in its queue (that supervisor's reset and the parent's start of
+//! the nested members run concurrently), and the outer supervisor handling a second reset
+//! while the nested supervisor is still handling events of its own.
+//!
+//! At the end, two `#[ignore]`d tests show where the implementation disagrees with the rules
+//! as written ("a loop stopped with its handle's `stop` is out of supervision until it is
+//! started again", and a nested group stopped from outside comes back with "maintain_loops
+//! here or on the parent"); the model follows the implementation there.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{CycleMode, Log, Probe, BOUND};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use superloops::{LoopController, LoopHandle, LoopState, MemberHealth, SuperLoop};
+
+/// `cases` cases, or `SUPERLOOPS_MODEL_CASES` for a longer run.
+fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("SUPERLOOPS_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+probe!(LoopA, grace = "20s", max_failures = 0);
+probe!(LoopB, grace = "20s", max_failures = 0);
+probe!(LoopC, grace = "20s", max_failures = 0);
+probe!(LoopD, grace = "20s", max_failures = 0);
+
+const NAMES: [&str; 4] = ["LoopA", "LoopB", "LoopC", "LoopD"];
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+const D: usize = 3;
+
+// ---------------------------------------------------------------------------------------
+// The model.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Group {
+    Outer,
+    Inner,
+}
+
+/// The group a loop reports to.
+fn group_of(i: usize) -> Group {
+    if i == B || i == C {
+        Group::Inner
+    } else {
+        Group::Outer
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct LoopModel {
+    /// `is_running`: started and not asked to stop since.
+    wanted: bool,
+    /// Its group restarts it in a reset: set by every start, cleared by a stop from outside.
+    supervised: bool,
+    live: bool,
+    /// Threads started so far.
+    gens: u64,
+    on_start: usize,
+    on_stop: usize,
+    on_thread_start: usize,
+    on_thread_stop: usize,
+}
+
+impl LoopModel {
+    fn start(&mut self) -> bool {
+        self.supervised = true;
+        self.wanted = true;
+        if self.live {
+            return false;
+        }
+        self.on_start += 1;
+        self.live = true;
+        self.gens += 1;
+        self.on_thread_start += 1;
+        true
+    }
+
+    fn stop(&mut self, unsupervise: bool) {
+        self.wanted = false;
+        if unsupervise {
+            self.supervised = false;
+        }
+        if self.live {
+            self.live = false;
+            self.on_thread_stop += 1;
+            self.on_stop += 1;
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct GroupModel {
+    supervisor: bool,
+    /// Supervisor threads started so far.
+    supervisors: u64,
+    resets: u64,
+    /// `Exceeded` events sent and not handled (under `one_for_all` the trigger does not
+    /// matter: every member resets).
+    pending: usize,
+    /// Stopped from outside: a reset of the parent does not restart it.
+    stopped_from_outside: bool,
+}
+
+impl GroupModel {
+    fn start_supervisor(&mut self) -> bool {
+        if self.supervisor {
+            return false;
+        }
+        self.supervisor = true;
+        self.supervisors += 1;
+        true
+    }
+
+    /// Ends the supervisor; the events it had not handled are dropped.
+    fn shutdown(&mut self) {
+        if self.supervisor {
+            self.supervisor = false;
+            self.pending = 0;
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Model {
+    loops: [LoopModel; 4],
+    outer: GroupModel,
+    inner: GroupModel,
+    /// The step would need an interleaving the model does not predict (see the module docs).
+    racy: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CtlOp {
+    Start,
+    Stop,
+    StopLoops,
+    Maintain,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoopOp {
+    Start,
+    Stop,
+    Failure,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Ctl(Group, CtlOp),
+    Loop(usize, LoopOp),
+    Reads,
+}
+
+impl Model {
+    fn inner_alive(&self) -> bool {
+        self.loops[B].live || self.loops[C].live
+    }
+
+    fn group(&mut self, g: Group) -> &mut GroupModel {
+        match g {
+            Group::Outer => &mut self.outer,
+            Group::Inner => &mut self.inner,
+        }
+    }
+
+    /// `Inner.maintain_loops()`: back under its parent's resets; starts B and C if not alive.
+    fn inner_maintain(&mut self) {
+        self.inner.stopped_from_outside = false;
+        for i in [B, C] {
+            if !self.loops[i].live {
+                self.loops[i].start();
+            }
+        }
+    }
+
+    /// The nested group started as a member: its supervisor, then `maintain_loops`, which
+    /// starts B and C if not alive even when stopped with their handles (see
+    /// `a_parent_reset_restarts_a_nested_loop_stopped_with_its_handle`).
+    fn inner_start_as_member(&mut self) {
+        self.inner.start_supervisor();
+        self.inner_maintain();
+    }
+
+    /// `Inner.stop_loops()`, or its parent stopping it: out of supervision, in reverse.
+    fn inner_stop_from_outside(&mut self) {
+        self.inner.stopped_from_outside = true;
+        self.loops[C].stop(true);
+        self.loops[B].stop(true);
+    }
+
+    /// `Outer.stop_loops()`.
+    fn outer_stop_from_outside(&mut self) {
+        self.outer.stopped_from_outside = true;
+        self.loops[D].stop(true);
+        self.inner_stop_from_outside();
+        self.loops[A].stop(true);
+    }
+
+    fn outer_maintain(&mut self) {
+        self.outer.stopped_from_outside = false;
+        if !self.loops[A].live {
+            self.loops[A].start();
+        }
+        // Only when none of its loops is alive: otherwise it stays stopped from outside (see
+        // `a_parent_reset_stops_for_good_a_loop_started_again_in_a_nested_group_stopped_from_outside`).
+        if !self.inner_alive() {
+            if !self.inner.supervisor && self.inner.pending > 0 {
+                // The new supervisor resets while this maintain starts B and C.
+                self.racy = true;
+            }
+            self.inner_start_as_member();
+        }
+        if !self.loops[D].live {
+            self.loops[D].start();
+        }
+    }
+
+    fn outer_reset(&mut self) {
+        self.outer.resets += 1;
+        // Stop phase, in reverse order; a reset does not take members out of supervision.
+        self.loops[D].stop(false);
+        self.loops[C].stop(false);
+        self.loops[B].stop(false);
+        self.loops[A].stop(false);
+        // Restart phase, in declaration order.
+        if self.loops[A].supervised {
+            self.loops[A].start();
+        }
+        if !self.inner.stopped_from_outside {
+            self.inner_start_as_member();
+        }
+        if self.loops[D].supervised {
+            self.loops[D].start();
+        }
+    }
+
+    fn inner_reset(&mut self) {
+        self.inner.resets += 1;
+        self.loops[C].stop(false);
+        self.loops[B].stop(false);
+        for i in [B, C] {
+            if self.loops[i].supervised {
+                self.loops[i].start();
+            }
+        }
+    }
+
+    /// The supervisors handle their events. The outer one's reset restarts the nested group
+    /// (starting its supervisor) under the nested group's lock, so a nested reset waiting in
+    /// its queue runs after that restart.
+    fn process(&mut self) {
+        loop {
+            if self.outer.supervisor && self.outer.pending > 0 {
+                if self.inner.supervisor && self.inner.pending > 0 {
+                    // Both supervisors would work on B and C at once.
+                    self.racy = true;
+                }
+                self.outer.pending -= 1;
+                self.outer_reset();
+            } else if self.inner.supervisor && self.inner.pending > 0 {
+                self.inner.pending -= 1;
+                self.inner_reset();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Applies `op`; returns what the call returns, if it returns a `bool`.
+    fn apply(&mut self, op: Op) -> Option<bool> {
+        let want = match op {
+            Op::Ctl(g, CtlOp::Start) => Some(self.group(g).start_supervisor()),
+            Op::Ctl(Group::Outer, CtlOp::Stop) => {
+                self.outer_stop_from_outside();
+                self.inner.shutdown();
+                self.outer.shutdown();
+                Some(true)
+            }
+            Op::Ctl(Group::Inner, CtlOp::Stop) => {
+                self.inner_stop_from_outside();
+                self.inner.shutdown();
+                Some(true)
+            }
+            Op::Ctl(Group::Outer, CtlOp::StopLoops) => {
+                self.outer_stop_from_outside();
+                Some(true)
+            }
+            Op::Ctl(Group::Inner, CtlOp::StopLoops) => {
+                self.inner_stop_from_outside();
+                Some(true)
+            }
+            Op::Ctl(Group::Outer, CtlOp::Maintain) => {
+                self.outer_maintain();
+                None
+            }
+            Op::Ctl(Group::Inner, CtlOp::Maintain) => {
+                self.inner_maintain();
+                None
+            }
+            Op::Loop(i, LoopOp::Start) => Some(self.loops[i].start()),
+            Op::Loop(i, LoopOp::Stop) => {
+                self.loops[i].stop(true);
+                Some(true)
+            }
+            Op::Loop(i, LoopOp::Failure) => {
+                // max_failures = 0: every failure exceeds the budget.
+                self.group(group_of(i)).pending += 1;
+                Some(true)
+            }
+            Op::Reads => None,
+        };
+        self.process();
+        want
+    }
+
+    fn expected(&self) -> Obs {
+        let loops: Vec<LoopObs> = self
+            .loops
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LoopObs {
+                state: match (l.live, l.wanted) {
+                    (true, _) => LoopState::Running,
+                    (false, true) => LoopState::Failed,
+                    (false, false) => LoopState::Stopped,
+                },
+                alive: l.live,
+                running: l.wanted,
+                failures: 0,
+                thread: l.gens.checked_sub(1).map(|g| format!("{}_{g}", NAMES[i])),
+                on_start: l.on_start,
+                on_stop: l.on_stop,
+                on_thread_start: l.on_thread_start,
+                on_thread_stop: l.on_thread_stop,
+            })
+            .collect();
+        let group = |g: &GroupModel, name: &str, alive: Vec<bool>| GroupObs {
+            supervisor: g
+                .supervisor
+                .then(|| format!("{name}_{}", g.supervisors - 1)),
+            green: true,
+            resets: g.resets,
+            on_reset: g.resets,
+            has_alive: alive.iter().any(|a| *a),
+            alive_loops: alive.iter().filter(|a| **a).count(),
+            stalled_loops: 0,
+            members_alive: alive,
+        };
+        Obs {
+            outer: group(
+                &self.outer,
+                "Outer",
+                vec![self.loops[A].live, self.inner_alive(), self.loops[D].live],
+            ),
+            inner: group(
+                &self.inner,
+                "Inner",
+                vec![self.loops[B].live, self.loops[C].live],
+            ),
+            loops,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The runtime.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LoopObs {
+    state: LoopState,
+    alive: bool,
+    running: bool,
+    failures: u32,
+    thread: Option<String>,
+    on_start: usize,
+    on_stop: usize,
+    on_thread_start: usize,
+    on_thread_stop: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct GroupObs {
+    supervisor: Option<String>,
+    green: bool,
+    resets: u64,
+    on_reset: u64,
+    has_alive: bool,
+    alive_loops: usize,
+    stalled_loops: usize,
+    /// From `health()`: each member's `alive()`.
+    members_alive: Vec<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Obs {
+    outer: GroupObs,
+    inner: GroupObs,
+    loops: Vec<LoopObs>,
+}
+
+/// One loop's handle, type-erased.
+trait LoopOps {
+    fn start(&self) -> bool;
+    fn stop(&self) -> bool;
+    fn failure(&self) -> bool;
+    fn is_alive(&self) -> bool;
+    fn observe(&self, log: &Log) -> LoopObs;
+}
+
+impl<T: SuperLoop> LoopOps for LoopHandle<T> {
+    fn start(&self) -> bool {
+        LoopHandle::start(self)
+    }
+    fn stop(&self) -> bool {
+        LoopHandle::stop(self)
+    }
+    fn failure(&self) -> bool {
+        LoopHandle::failure(self)
+    }
+    fn is_alive(&self) -> bool {
+        LoopHandle::is_alive(self)
+    }
+    fn observe(&self, log: &Log) -> LoopObs {
+        let st = self.status();
+        LoopObs {
+            state: st.state,
+            alive: LoopHandle::is_alive(self),
+            running: self.is_running(),
+            failures: st.failures,
+            thread: st.thread_name,
+            on_start: log.count("on_start"),
+            on_stop: log.count("on_stop"),
+            on_thread_start: log.count("on_thread_start"),
+            on_thread_stop: log.count("on_thread_stop"),
+        }
+    }
+}
+
+struct Rig {
+    outer: LoopController,
+    inner: LoopController,
+    loops: Vec<Box<dyn LoopOps>>,
+    logs: Vec<Log>,
+    outer_on_reset: Arc<AtomicU64>,
+    inner_on_reset: Arc<AtomicU64>,
+}
+
+fn controller(name: &str, counter: &Arc<AtomicU64>) -> LoopController {
+    let counter = counter.clone();
+    LoopController::new()
+        .named(name)
+        .backoff(Duration::from_millis(1), Duration::from_millis(2))
+        .on_reset(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+}
+
+fn probe() -> (Probe, Log) {
+    let p = Probe::new(CycleMode::SleepUntilStop);
+    let log = p.log.clone();
+    (p, log)
+}
+
+/// Outer `[A, Inner [B, C], D]`, nothing started.
+fn rig() -> Rig {
+    let outer_on_reset = Arc::new(AtomicU64::new(0));
+    let inner_on_reset = Arc::new(AtomicU64::new(0));
+    let outer = controller("Outer", &outer_on_reset);
+    let inner = controller("Inner", &inner_on_reset);
+    let (pa, la) = probe();
+    let (pb, lb) = probe();
+    let (pc, lc) = probe();
+    let (pd, ld) = probe();
+    let b = inner.new_loop(LoopB(pb));
+    let c = inner.new_loop(LoopC(pc));
+    let a = outer.new_loop(LoopA(pa));
+    outer.add(&inner);
+    let d = outer.new_loop(LoopD(pd));
+    Rig {
+        outer,
+        inner,
+        loops: vec![Box::new(a), Box::new(b), Box::new(c), Box::new(d)],
+        logs: vec![la, lb, lc, ld],
+        outer_on_reset,
+        inner_on_reset,
+    }
+}
+
+impl Rig {
+    fn controller(&self, g: Group) -> &LoopController {
+        match g {
+            Group::Outer => &self.outer,
+            Group::Inner => &self.inner,
+        }
+    }
+
+    fn observe_group(&self, g: Group) -> GroupObs {
+        let c = self.controller(g);
+        let health = c.health();
+        GroupObs {
+            supervisor: health.supervisor.clone(),
+            green: c.is_green(),
+            resets: c.resets(),
+            on_reset: match g {
+                Group::Outer => &self.outer_on_reset,
+                Group::Inner => &self.inner_on_reset,
+            }
+            .load(Ordering::SeqCst),
+            has_alive: c.has_alive_loops(),
+            alive_loops: c.alive_loops().len(),
+            stalled_loops: c.stalled_loops().len(),
+            members_alive: health.members.iter().map(MemberHealth::alive).collect(),
+        }
+    }
+
+    fn observe(&self) -> Obs {
+        Obs {
+            outer: self.observe_group(Group::Outer),
+            inner: self.observe_group(Group::Inner),
+            loops: self
+                .loops
+                .iter()
+                .zip(&self.logs)
+                .map(|(h, log)| h.observe(log))
+                .collect(),
+        }
+    }
+
+    fn run(&self, op: Op) -> Option<bool> {
+        match op {
+            Op::Ctl(g, CtlOp::Start) => Some(self.controller(g).start()),
+            Op::Ctl(g, CtlOp::Stop) => Some(self.controller(g).stop()),
+            Op::Ctl(g, CtlOp::StopLoops) => Some(self.controller(g).stop_loops()),
+            Op::Ctl(g, CtlOp::Maintain) => {
+                self.controller(g).maintain_loops();
+                None
+            }
+            Op::Loop(i, LoopOp::Start) => Some(self.loops[i].start()),
+            Op::Loop(i, LoopOp::Stop) => Some(self.loops[i].stop()),
+            Op::Loop(i, LoopOp::Failure) => Some(self.loops[i].failure()),
+            Op::Reads => None,
+        }
+    }
+
+    /// Extra reads: the health tree's shape, `Display`, `Debug`.
+    fn reads(&self, what: &str) -> Result<(), TestCaseError> {
+        let health = self.outer.health();
+        let names: Vec<&str> = health.members.iter().map(MemberHealth::name).collect();
+        prop_assert_eq!(names, vec!["LoopA", "Inner", "LoopD"], "{}", what);
+        let MemberHealth::Group(nested) = &health.members[1] else {
+            return Err(TestCaseError::fail(format!(
+                "{what}: the nested controller is not a group member"
+            )));
+        };
+        let own = self.inner.health();
+        prop_assert_eq!(
+            &nested.supervisor,
+            &own.supervisor,
+            "{}: nested health",
+            what
+        );
+        prop_assert_eq!(nested.resets, own.resets, "{}: nested health", what);
+        let states = |h: &superloops::GroupHealth| -> Vec<(String, bool)> {
+            h.members
+                .iter()
+                .map(|m| (m.name().to_owned(), m.alive()))
+                .collect()
+        };
+        prop_assert_eq!(states(nested), states(&own), "{}: nested health", what);
+        let shown = health.to_string();
+        prop_assert!(
+            shown.contains("Outer") && shown.contains("Inner") && shown.contains("LoopB"),
+            "{}: {}",
+            what,
+            shown
+        );
+        let debug = format!("{:?}", self.inner);
+        prop_assert!(debug.starts_with("LoopController"), "{}", debug);
+        Ok(())
+    }
+
+    /// Waits until both controllers have settled as the model says they will: each one that
+    /// has no event waiting for a supervisor turns green with nothing pending; the others
+    /// keep their events. The outer one first: its reset may start the inner supervisor.
+    fn settle(&self, m: &Model, what: &str) -> Result<(), TestCaseError> {
+        for (g, gm) in [(Group::Outer, &m.outer), (Group::Inner, &m.inner)] {
+            let c = self.controller(g);
+            if gm.pending == 0 {
+                prop_assert!(
+                    c.wait_green(BOUND),
+                    "{}: {:?} never settled within {:?}:\n{}",
+                    what,
+                    g,
+                    BOUND,
+                    c.health()
+                );
+            } else {
+                prop_assert!(
+                    !c.wait_green(Duration::ZERO),
+                    "{}: {:?} should hold {} event(s) for a supervisor:\n{}",
+                    what,
+                    g,
+                    gm.pending,
+                    c.health()
+                );
+            }
+        }
+        // A thread runs `on_thread_start` after `start` has returned.
+        for (i, log) in self.logs.iter().enumerate() {
+            let n = m.loops[i].on_thread_start;
+            log.wait_until(
+                &format!("{what}: {n}× on_thread_start of {}", NAMES[i]),
+                |ev| ev.iter().filter(|e| e.hook == "on_thread_start").count() >= n,
+            );
+        }
+        Ok(())
+    }
+}
+
+fn ctl_op() -> impl Strategy<Value = CtlOp> {
+    prop_oneof![
+        3 => Just(CtlOp::Start),
+        1 => Just(CtlOp::Stop),
+        1 => Just(CtlOp::StopLoops),
+        3 => Just(CtlOp::Maintain),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let group = prop_oneof![Just(Group::Outer), Just(Group::Inner)];
+    prop_oneof![
+        8 => (group, ctl_op()).prop_map(|(g, o)| Op::Ctl(g, o)),
+        3 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Start)),
+        2 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Stop)),
+        4 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Failure)),
+        1 => Just(Op::Reads),
+    ]
+}
+
+fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
+    let rig = rig();
+    let mut m = Model::default();
+    for (step, &op) in ops.iter().enumerate() {
+        let what = format!("step {step}: {op:?}");
+        let mut next = m.clone();
+        let want = next.apply(op);
+        if next.racy {
+            continue; // an interleaving the model does not predict: not this step
+        }
+        m = next;
+        let got = rig.run(op);
+        prop_assert_eq!(got, want, "{}: return value", what);
+        if op == Op::Reads {
+            rig.reads(&what)?;
+        }
+        rig.settle(&m, &what)?;
+        let seen = rig.observe();
+        let expected = m.expected();
+        prop_assert_eq!(
+            &seen,
+            &expected,
+            "{}: the runtime differs from the model\n{}",
+            what,
+            rig.outer.health()
+        );
+    }
+
+    prop_assert!(rig.outer.stop(), "final stop()");
+    prop_assert!(!rig.outer.has_alive_loops());
+    prop_assert_eq!(rig.outer.health().supervisor, None);
+    prop_assert_eq!(rig.inner.health().supervisor, None, "nested supervisor");
+    for (i, (h, log)) in rig.loops.iter().zip(&rig.logs).enumerate() {
+        let obs = h.observe(log);
+        prop_assert_eq!(obs.state, LoopState::Stopped, "{}", NAMES[i]);
+        prop_assert_eq!(obs.on_start, obs.on_stop, "{}: pairing", NAMES[i]);
+        prop_assert_eq!(
+            obs.on_thread_start,
+            obs.on_thread_stop,
+            "{}: pairing",
+            NAMES[i]
+        );
+        for e in log.events().iter().filter(|e| e.hook == "on_stop") {
+            prop_assert!(
+                !e.detail.starts_with("WHILE"),
+                "{}: on_stop ran {}",
+                NAMES[i],
+                e.detail
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn nested_controllers_follow_the_model(ops in prop::collection::vec(op(), 1..40)) {
+        run_case(&ops)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the implementation and the rules as written disagree. The model above follows the
+// implementation in both cases; these tests assert the written rule and are ignored.
+
+/// Every loop running under both supervisors.
+fn rig_running() -> Rig {
+    let r = rig();
+    assert!(r.outer.start());
+    r.outer.maintain_loops(); // A, then Inner (its supervisor, B, C), then D
+    for log in &r.logs {
+        log.wait_for("on_thread_start", 1);
+    }
+    assert!(r.inner.health().supervisor.is_some());
+    r
+}
+
+/// `stop_loops` on the nested group puts it out of its parent's resets until "a start does
+/// (maintain_loops here or on the parent)". B is then started again with its own handle, and
+/// the parent's `maintain_loops` is called. But the parent's `maintain_loops` starts only
+/// members that are not alive, and the nested group counts as alive while B runs: it is not
+/// started, C stays stopped, and the group stays stopped from outside. The parent's next reset
+/// stops B (its stop phase stops every nested member) and does not restart the group, so B —
+/// started by its handle, supervised, stopped by nobody from outside since — ends stopped.
+#[test]
+#[ignore = "disagreement: the parent's maintain_loops does not bring back a nested group \
+            stopped from outside while one of its loops runs; the parent's next reset then \
+            stops that loop for good"]
+fn a_parent_reset_stops_for_good_a_loop_started_again_in_a_nested_group_stopped_from_outside() {
+    let r = rig_running();
+    assert!(r.inner.stop_loops());
+    assert!(r.loops[B].start(), "B started again with its own handle");
+    // The nested group has a live loop (B): the parent does not start it, and C stays stopped.
+    r.outer.maintain_loops();
+    assert!(!r.loops[C].is_alive());
+    assert!(r.loops[A].failure());
+    assert!(r.outer.wait_green(BOUND) && r.inner.wait_green(BOUND));
+    assert!(
+        r.loops[B].is_alive(),
+        "B, started with its handle, was stopped by the parent's reset and not restarted:\n{}",
+        r.outer.health()
+    );
+}
+
+/// "A loop stopped with its handle's `stop` is out of supervision until it is started again":
+/// a reset of its own group does not restart it. A reset of the *parent* group does: it
+/// restarts the nested group as a start (`maintain_loops`), which starts every member that is
+/// not alive, supervised or not.
+#[test]
+#[ignore = "disagreement: a parent's reset restarts a nested loop stopped with its handle's \
+            stop (its own group's reset does not)"]
+fn a_parent_reset_restarts_a_nested_loop_stopped_with_its_handle() {
+    let r = rig_running();
+    assert!(r.loops[C].stop());
+    // Its own group's reset leaves it stopped.
+    assert!(r.loops[B].failure());
+    assert!(r.inner.wait_green(BOUND));
+    assert!(!r.loops[C].is_alive());
+    assert_eq!(r.inner.resets(), 1);
+    // The parent's reset brings it back.
+    assert!(r.loops[A].failure());
+    assert!(r.outer.wait_green(BOUND) && r.inner.wait_green(BOUND));
+    assert_eq!(r.outer.resets(), 1);
+    assert!(
+        !r.loops[C].is_alive(),
+        "C, stopped with its handle, was started by the parent's reset:\n{}",
+        r.outer.health()
+    );
+}
