@@ -22,13 +22,13 @@
 //!   resets while its supervisor runs; events wait while no supervisor runs, and are dropped
 //!   when the supervisor is stopped;
 //! - a reset stops every member in reverse order (a nested group: its members, without taking
-//!   them out of supervision), then restarts them in order: a loop only if it is still
-//!   supervised (not stopped with its handle's `stop` since its last start), the nested group
-//!   only if it was not stopped from outside; restarting the nested group starts its
-//!   supervisor if needed and every one of its members that is not alive;
-//! - a nested group stopped from outside (its own `stop`/`stop_loops`, or its parent's) is not
-//!   restarted by a reset of its parent until it is started: `maintain_loops` on it, or on
-//!   the parent (which starts it only when none of its loops is alive);
+//!   them out of supervision), then restarts them in order, each loop — nested or not — only if
+//!   it is still supervised: not stopped from outside (its handle's `stop`, its group's
+//!   `stop`/`stop_loops`, or an ancestor's) since its last start. The nested group's supervisor
+//!   is not started by a reset;
+//! - `maintain_loops` starts every loop that is not alive, and maintains a nested group in
+//!   turn (its supervisor, then its loops that are not alive), whether or not one of its loops
+//!   runs;
 //! - `stop` stops members in reverse order, then nested supervisors, then its own.
 //!
 //! Two interleavings are racy by design and the driver skips the operation that would cause
@@ -37,10 +37,10 @@
 //! the nested members run concurrently), and the outer supervisor handling a second reset
 //! while the nested supervisor is still handling events of its own.
 //!
-//! At the end, two `#[ignore]`d tests show where the implementation disagrees with the rules
-//! as written ("a loop stopped with its handle's `stop` is out of supervision until it is
-//! started again", and a nested group stopped from outside comes back with "maintain_loops
-//! here or on the parent"); the model follows the implementation there.
+//! At the end, two deterministic tests pin the two cases where an earlier implementation broke
+//! these rules (this model found them): a parent's reset restarted a nested loop stopped with
+//! its handle, and a loop started again inside a nested group stopped from outside was
+//! stopped for good by the parent's next reset.
 
 mod common;
 
@@ -146,8 +146,6 @@ struct GroupModel {
     /// `Exceeded` events sent and not handled (under `one_for_all` the trigger does not
     /// matter: every member resets).
     pending: usize,
-    /// Stopped from outside: a reset of the parent does not restart it.
-    stopped_from_outside: bool,
 }
 
 impl GroupModel {
@@ -212,9 +210,8 @@ impl Model {
         }
     }
 
-    /// `Inner.maintain_loops()`: back under its parent's resets; starts B and C if not alive.
+    /// `Inner.maintain_loops()`: starts B and C if not alive.
     fn inner_maintain(&mut self) {
-        self.inner.stopped_from_outside = false;
         for i in [B, C] {
             if !self.loops[i].live {
                 self.loops[i].start();
@@ -222,9 +219,8 @@ impl Model {
         }
     }
 
-    /// The nested group started as a member: its supervisor, then `maintain_loops`, which
-    /// starts B and C if not alive even when stopped with their handles (see
-    /// `a_parent_reset_restarts_a_nested_loop_stopped_with_its_handle`).
+    /// The nested group started by its parent's `maintain_loops`: its supervisor, then its own
+    /// `maintain_loops`.
     fn inner_start_as_member(&mut self) {
         self.inner.start_supervisor();
         self.inner_maintain();
@@ -232,33 +228,27 @@ impl Model {
 
     /// `Inner.stop_loops()`, or its parent stopping it: out of supervision, in reverse.
     fn inner_stop_from_outside(&mut self) {
-        self.inner.stopped_from_outside = true;
         self.loops[C].stop(true);
         self.loops[B].stop(true);
     }
 
     /// `Outer.stop_loops()`.
     fn outer_stop_from_outside(&mut self) {
-        self.outer.stopped_from_outside = true;
         self.loops[D].stop(true);
         self.inner_stop_from_outside();
         self.loops[A].stop(true);
     }
 
     fn outer_maintain(&mut self) {
-        self.outer.stopped_from_outside = false;
         if !self.loops[A].live {
             self.loops[A].start();
         }
-        // Only when none of its loops is alive: otherwise it stays stopped from outside (see
-        // `a_parent_reset_stops_for_good_a_loop_started_again_in_a_nested_group_stopped_from_outside`).
-        if !self.inner_alive() {
-            if !self.inner.supervisor && self.inner.pending > 0 {
-                // The new supervisor resets while this maintain starts B and C.
-                self.racy = true;
-            }
-            self.inner_start_as_member();
+        // A nested group is maintained in turn, whether or not one of its loops runs.
+        if !self.inner.supervisor && self.inner.pending > 0 {
+            // The new supervisor resets while this maintain starts B and C.
+            self.racy = true;
         }
+        self.inner_start_as_member();
         if !self.loops[D].live {
             self.loops[D].start();
         }
@@ -275,8 +265,11 @@ impl Model {
         if self.loops[A].supervised {
             self.loops[A].start();
         }
-        if !self.inner.stopped_from_outside {
-            self.inner_start_as_member();
+        // The nested group: each of its loops by the same rule; its supervisor is not started.
+        for i in [B, C] {
+            if self.loops[i].supervised {
+                self.loops[i].start();
+            }
         }
         if self.loops[D].supervised {
             self.loops[D].start();
@@ -294,9 +287,9 @@ impl Model {
         }
     }
 
-    /// The supervisors handle their events. The outer one's reset restarts the nested group
-    /// (starting its supervisor) under the nested group's lock, so a nested reset waiting in
-    /// its queue runs after that restart.
+    /// The supervisors handle their events. The outer one's reset restarts the nested group's
+    /// loops while holding the nested group's busy claim, so a nested reset waiting in its
+    /// queue runs after that restart.
     fn process(&mut self) {
         loop {
             if self.outer.supervisor && self.outer.pending > 0 {
@@ -765,41 +758,38 @@ fn rig_running() -> Rig {
     r
 }
 
-/// `stop_loops` on the nested group puts it out of its parent's resets until "a start does
-/// (maintain_loops here or on the parent)". B is then started again with its own handle, and
-/// the parent's `maintain_loops` is called. But the parent's `maintain_loops` starts only
-/// members that are not alive, and the nested group counts as alive while B runs: it is not
-/// started, C stays stopped, and the group stays stopped from outside. The parent's next reset
-/// stops B (its stop phase stops every nested member) and does not restart the group, so B —
-/// started by its handle, supervised, stopped by nobody from outside since — ends stopped.
+/// `stop_loops` on the nested group takes its loops out of supervision; B is then started again
+/// with its own handle, and the parent's `maintain_loops` maintains the nested group in turn
+/// (C starts too, though B runs). The parent's next reset stops and restarts both: nobody
+/// stopped them from outside since they were started. (An earlier implementation skipped the
+/// nested group in the parent's `maintain_loops` while B ran, then stopped B for good in the
+/// reset.)
 #[test]
-#[ignore = "disagreement: the parent's maintain_loops does not bring back a nested group \
-            stopped from outside while one of its loops runs; the parent's next reset then \
-            stops that loop for good"]
-fn a_parent_reset_stops_for_good_a_loop_started_again_in_a_nested_group_stopped_from_outside() {
+fn a_loop_started_again_in_a_nested_group_stopped_from_outside_is_restarted_by_resets() {
     let r = rig_running();
     assert!(r.inner.stop_loops());
     assert!(r.loops[B].start(), "B started again with its own handle");
-    // The nested group has a live loop (B): the parent does not start it, and C stays stopped.
     r.outer.maintain_loops();
-    assert!(!r.loops[C].is_alive());
+    r.logs[C].wait_for("on_thread_start", 2);
+    assert!(
+        r.loops[C].is_alive(),
+        "the parent's maintain_loops maintains the nested group"
+    );
     assert!(r.loops[A].failure());
     assert!(r.outer.wait_green(BOUND) && r.inner.wait_green(BOUND));
+    assert_eq!(r.outer.resets(), 1);
     assert!(
-        r.loops[B].is_alive(),
-        "B, started with its handle, was stopped by the parent's reset and not restarted:\n{}",
+        r.loops[B].is_alive() && r.loops[C].is_alive(),
+        "the parent's reset stopped a nested loop for good:\n{}",
         r.outer.health()
     );
 }
 
-/// "A loop stopped with its handle's `stop` is out of supervision until it is started again":
-/// a reset of its own group does not restart it. A reset of the *parent* group does: it
-/// restarts the nested group as a start (`maintain_loops`), which starts every member that is
-/// not alive, supervised or not.
+/// A loop stopped with its handle's `stop` is out of supervision until it is started again:
+/// neither its own group's reset nor its parent's restarts it. (An earlier implementation
+/// restarted the nested group in a parent's reset as `maintain_loops` does, starting C.)
 #[test]
-#[ignore = "disagreement: a parent's reset restarts a nested loop stopped with its handle's \
-            stop (its own group's reset does not)"]
-fn a_parent_reset_restarts_a_nested_loop_stopped_with_its_handle() {
+fn a_nested_loop_stopped_with_its_handle_is_not_restarted_by_a_parent_reset() {
     let r = rig_running();
     assert!(r.loops[C].stop());
     // Its own group's reset leaves it stopped.
@@ -807,7 +797,7 @@ fn a_parent_reset_restarts_a_nested_loop_stopped_with_its_handle() {
     assert!(r.inner.wait_green(BOUND));
     assert!(!r.loops[C].is_alive());
     assert_eq!(r.inner.resets(), 1);
-    // The parent's reset brings it back.
+    // So does the parent's.
     assert!(r.loops[A].failure());
     assert!(r.outer.wait_green(BOUND) && r.inner.wait_green(BOUND));
     assert_eq!(r.outer.resets(), 1);
@@ -816,4 +806,5 @@ fn a_parent_reset_restarts_a_nested_loop_stopped_with_its_handle() {
         "C, stopped with its handle, was started by the parent's reset:\n{}",
         r.outer.health()
     );
+    assert!(r.loops[B].is_alive(), "B was restarted");
 }

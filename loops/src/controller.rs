@@ -66,9 +66,18 @@ pub(crate) trait Member: Send + Sync {
     fn set_link(&self, link: Link);
     /// Starts it (and puts it under supervision again).
     fn start(&self) -> bool;
+    /// For its group's `maintain_loops`: a loop is started if its thread is not alive; a
+    /// nested group is always maintained in turn, so that a member of it that is not alive
+    /// starts even while another one runs.
+    fn maintain(&self) {
+        if !self.is_alive() {
+            self.start();
+        }
+    }
     /// Starts it again if it is still supervised and thread `gen` was its last.
     fn restart_if_ended(&self, gen: u64) -> bool;
-    /// Restarts it as part of a reset: only if still supervised (not stopped from outside).
+    /// Restarts it as part of a reset: only if still supervised (not stopped from outside
+    /// since its last start); a nested group restarts each of its members by the same rule.
     fn restart_supervised(&self) -> bool;
     /// Stops it for good, in dependency order (a group: its members one after another, in
     /// reverse), adding each loop's outcome to `report`.
@@ -230,12 +239,6 @@ struct CtrlState {
     /// The delay before the next reset, if it follows the last one closely.
     backoff: Duration,
     parent: Option<Link>,
-    /// Stopped from outside (its own `stop`/`stop_loops`, or an ancestor's): a reset of its
-    /// parent group does not start it again; only a start ([`LoopController::maintain_loops`],
-    /// or its parent's) does. The nested group's counterpart of a loop's `supervised` flag.
-    /// Set and cleared only while holding `busy`, so a reset's check-then-restart cannot
-    /// interleave with a stop.
-    stopped_from_outside: bool,
 }
 
 struct Supervisor {
@@ -284,7 +287,6 @@ impl LoopController {
                         last_reset: None,
                         backoff: Duration::ZERO,
                         parent: None,
-                        stopped_from_outside: false,
                     }),
                     changed: Condvar::new(),
                 }),
@@ -498,10 +500,10 @@ impl LoopController {
 
     /// Stops every member in dependency order: the last declared first, each one's thread
     /// ended (or abandoned after its grace) before the member declared before it is asked. They
-    /// are out of supervision until started again; so is this group when it is itself a
-    /// member of another: a reset of the parent, even one already under way, does not start it
-    /// again, only a start does ([`maintain_loops`](Self::maintain_loops) here or on the
-    /// parent). True when no member thread is left running.
+    /// are out of supervision until started again: no reset starts them, not even one of a
+    /// parent group already under way; a start does ([`maintain_loops`](Self::maintain_loops)
+    /// here or on a parent, or a member's own `start`). True when no member thread is left
+    /// running.
     pub fn stop_loops(&self) -> bool {
         self.ctrl().stop_members()
     }
@@ -609,6 +611,9 @@ impl Member for Owner {
     }
     fn start(&self) -> bool {
         Member::start(&*self.ctrl)
+    }
+    fn maintain(&self) {
+        Member::maintain(&*self.ctrl);
     }
     fn restart_if_ended(&self, gen: u64) -> bool {
         self.ctrl.restart_if_ended(gen)
@@ -996,8 +1001,9 @@ impl Ctrl {
             thread = %name,
             "More than {max} restarts within {window:?}: giving up; stopping every member"
         );
-        // Out of supervision, but not "stopped from outside": its parent's reset restarts it.
-        self.stop_members_report(true, &mut StopReport::default());
+        // Not out of supervision: a parent's reset restarts them (while this group has given
+        // up, its own events restart nothing).
+        self.stop_members_report(false, &mut StopReport::default());
         let parent = {
             let mut st = self.state.lock();
             st.failed = true;
@@ -1019,31 +1025,17 @@ impl Ctrl {
             let mut st = self.state.lock();
             st.failed = false;
             st.green = true;
-            st.stopped_from_outside = false;
         }
         for (_, member) in &members {
-            if !member.is_alive() {
-                member.start();
-            }
+            member.maintain();
         }
         self.release();
     }
 
-    /// `stop_loops`: every member stopped and out of supervision, and the group itself
-    /// out of its parent's resets until it is started again.
     fn stop_members(&self) -> bool {
         let mut report = StopReport::default();
-        self.stop_from_outside(&mut report);
+        self.stop_members_report(true, &mut report);
         report.is_clean()
-    }
-
-    /// Stops every member for good and marks the group stopped from outside, both under one
-    /// claim of `busy` (see `stopped_from_outside`).
-    fn stop_from_outside(&self, report: &mut StopReport) {
-        self.claim();
-        self.state.lock().stopped_from_outside = true;
-        self.stop_members_report(true, report);
-        self.release();
     }
 
     /// Stops every member in dependency order: the last declared first, each one's thread
@@ -1102,7 +1094,7 @@ impl Ctrl {
         }
         let mut report = StopReport::default();
         self.stop_tasks(&mut report);
-        self.stop_from_outside(&mut report);
+        self.stop_members_report(true, &mut report);
         for (_, member) in self.members() {
             member.shutdown();
         }
@@ -1154,32 +1146,39 @@ impl Member for Ctrl {
         false
     }
 
+    fn maintain(&self) {
+        Member::start(self);
+    }
+
+    /// Each member restarted by its own rule (a loop only if still supervised), not
+    /// `maintain`: a member stopped from outside (its handle's `stop`, this group's
+    /// `stop`/`stop_loops`, or an ancestor's) stays stopped, even when the stop came while the
+    /// parent's reset was under way. Its supervisor is not started here: only a stop from
+    /// outside ends it.
     fn restart_supervised(&self) -> bool {
-        // Checked and acted on under `busy`: a stop from outside either comes first (and
-        // this restarts nothing) or waits until this restart is done (and stops it all).
+        let members = self.members();
         self.claim();
-        let restart = !self.state.lock().stopped_from_outside;
-        if restart {
-            Member::start(self);
+        {
+            let mut st = self.state.lock();
+            st.failed = false;
+            st.green = true;
+            self.changed.notify_all();
+        }
+        let mut any = false;
+        for (_, member) in &members {
+            any |= member.restart_supervised();
         }
         self.release();
-        restart
+        any
     }
 
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
-        if unsupervise {
-            self.stop_from_outside(report);
-        } else {
-            self.stop_members_report(false, report);
-        }
+        self.stop_members_report(unsupervise, report);
     }
 
     fn begin_stop(&self, unsupervise: bool) -> StopBegun {
         let members = self.members();
         self.claim();
-        if unsupervise {
-            self.state.lock().stopped_from_outside = true;
-        }
         let begun = members
             .iter()
             .enumerate()
