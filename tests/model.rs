@@ -1029,8 +1029,11 @@ impl ControllerModel {
         }
         if let Some(max) = self.max_restarts {
             if self.reset_times >= max {
+                // Giving up stops every member without taking it out of supervision (a
+                // parent's reset restarts them); while the group has given up, its own events
+                // restart nothing.
                 for m in self.members.iter_mut().rev() {
-                    m.stop(true);
+                    m.stop(false);
                 }
                 self.failed = true;
                 self.green = false;
