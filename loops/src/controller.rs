@@ -311,7 +311,9 @@ impl LoopController {
     }
 
     /// Gives up past `max` resets within `within`: stops every member and reports the group
-    /// failed (to its parent group, when nested).
+    /// failed (to its parent group, when nested). Its own members' events then restart
+    /// nothing; [`maintain_loops`](Self::maintain_loops), or the parent's reset when nested,
+    /// brings it back.
     pub fn max_restarts(self, max: u32, within: Duration) -> Self {
         self.ctrl().settings.lock().max_restarts = Some((max, within));
         self
