@@ -471,6 +471,19 @@ impl State {
         abandoned
     }
 
+    /// Whether `call` comes from this loop's own `on_start`/`on_stop` (run by `me`), which it
+    /// cannot wait for: then it is ignored, with a warning.
+    fn ignores_call_from_own_hook(&self, me: ThreadId, config: &LoopConfig, call: &str) -> bool {
+        let own_hook = self.busy == Some(me);
+        if own_hook {
+            tracing::warn!(
+                thread = %self.display_name(config),
+                "{call} called from this loop's own on_start/on_stop; ignored"
+            );
+        }
+        own_hook
+    }
+
     fn display_name(&self, config: &LoopConfig) -> Arc<str> {
         match &self.last_thread_name {
             Some(n) => n.clone(),
@@ -570,11 +583,7 @@ impl Inner {
         if st.is_own_thread(me) {
             return self.queue_restart_from_inside(st);
         }
-        if st.busy == Some(me) {
-            tracing::warn!(
-                thread = %st.display_name(&self.config),
-                "start called from this loop's own on_start/on_stop; ignored"
-            );
+        if st.ignores_call_from_own_hook(me, &self.config, "start") {
             return false;
         }
         self.wait_not_busy(&mut st);
@@ -1095,11 +1104,7 @@ impl Inner {
             }
             return false;
         }
-        if st.busy == Some(me) {
-            tracing::warn!(
-                thread = %st.display_name(&self.config),
-                "hard_reset called from this loop's own on_start/on_stop; ignored"
-            );
+        if st.ignores_call_from_own_hook(me, &self.config, "hard_reset") {
             return false;
         }
         self.wait_not_busy(&mut st);
