@@ -105,9 +105,9 @@ pub use crossbeam_channel as channel;
 /// Everything a loop author needs: `use superloops::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        loop_group, superloop, Ctx, GroupHealth, LoopConfig, LoopController, LoopError, LoopHandle,
-        LoopState, LoopStatus, MemberHealth, Signal, StopReport, Strategy, SuperLoop, Supervise,
-        TaskError, TaskHandle,
+        loop_group, superloop, Ctx, GroupHealth, IntoLoop, LoopConfig, LoopController, LoopError,
+        LoopHandle, LoopState, LoopStatus, MemberHealth, Signal, StopReport, Strategy, SuperLoop,
+        Supervise, TaskError, TaskHandle,
     };
 }
 
@@ -118,7 +118,7 @@ pub mod prelude {
 /// attribute's options. A hand-written impl is possible too:
 ///
 /// ```
-/// use superloops::{Ctx, LoopConfig, LoopError, SuperLoop};
+/// use superloops::{Ctx, IntoLoop, LoopConfig, LoopError, SuperLoop};
 ///
 /// struct Tick;
 /// impl SuperLoop for Tick {
@@ -139,7 +139,13 @@ pub mod prelude {
     label = "`{Self}` has no `#[superloop]` impl",
     note = "add `#[superloop]` to an inherent `impl {Self} {{ fn cycle(&mut self) {{ … }} }}` block"
 )]
-pub trait SuperLoop: Send + Sized + 'static {
+// Not formatted: rustfmt drops the comment after the bound, which rustc shows to a type that is
+// not `Send + 'static` as the reason it must be.
+#[rustfmt::skip]
+pub trait SuperLoop: Sized
+where
+    Self: Send + 'static, // a loop's value moves into its own thread: own its data, share with `Arc`
+{
     /// Thread name, grace, failure budget and group behaviour of this loop type.
     const CONFIG: LoopConfig;
 
@@ -161,8 +167,21 @@ pub trait SuperLoop: Send + Sized + 'static {
 
     /// Runs inside the loop's thread, after its last cycle.
     fn on_thread_stop(&mut self) {}
+}
 
-    /// Wraps the value in a [`LoopHandle`], ready to [`start`](LoopHandle::start).
+/// `value.into_loop()`: wraps a [`SuperLoop`] in a [`LoopHandle`]. Implemented for every
+/// `SuperLoop`, and in the [`prelude`].
+///
+/// It is a trait of its own, not a method of `SuperLoop`, so that a type that is not `Send`
+/// gets one error, at its `#[superloop]` impl, rather than another at every `into_loop()`.
+pub trait IntoLoop: SuperLoop {
+    /// Wraps the value in a [`LoopHandle`], ready to [`start`](LoopHandle::start); the same as
+    /// [`LoopHandle::new`].
+    fn into_loop(self) -> LoopHandle<Self>;
+}
+
+impl<T: SuperLoop> IntoLoop for T {
+    #[inline]
     fn into_loop(self) -> LoopHandle<Self> {
         LoopHandle::new(self)
     }

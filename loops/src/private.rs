@@ -116,25 +116,6 @@ pub fn ctx_param<T: CtxParam + ?Sized>(ctx: &Ctx) -> &T {
     T::from_ctx(ctx)
 }
 
-/// `Send + 'static`, under a name that says why: a loop's value moves into its own thread.
-///
-/// Generated impls of [`SuperLoop`] carry `where for<'a> T: MovesIntoItsOwnThread`, which
-/// gives them the supertraits without checking them at the impl; the check is made once, by
-/// [`a_superloop_moves_into_its_own_thread`], so a type that is not `Send` gets one error.
-pub trait MovesIntoItsOwnThread: Send + 'static {}
-
-impl<T: Send + 'static> MovesIntoItsOwnThread for T {}
-
-/// Generated code calls it with the user's type, spanned on that type: the error a type that
-/// is not `Send + 'static` gets notes that it is "required by a bound in
-/// `a_superloop_moves_into_its_own_thread`", with the line below.
-#[inline(always)]
-pub fn a_superloop_moves_into_its_own_thread<T>()
-where
-    T: Send + 'static, // so a superloop must be `Send + 'static`: use `Arc`, `Mutex` and owned data
-{
-}
-
 // ---- loop_group! support ----
 
 pub use crate::group::{assert_some_member_resets_globally, GroupSettings};

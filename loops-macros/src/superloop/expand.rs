@@ -1,17 +1,21 @@
-//! Code generation: `impl SuperLoop for Type`, forwarding to the checked hooks, and the
-//! `Send + 'static` check on the user's type.
+//! Code generation: `impl SuperLoop for Type`, forwarding to the checked hooks.
+//!
+//! The impl has no bound of its own: a type that is not `Send + 'static` gets one error, at
+//! the impl (spanned on the user's type), from `SuperLoop`'s supertrait bound, whose comment
+//! rustc shows. The impl still counts as one, so `value.into_loop()` (`IntoLoop`, a blanket
+//! trait) adds no second error.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::{parse_quote, Attribute, Ident, LitStr, WhereClause};
+use syn::{Attribute, Ident, LitStr};
 
 use super::ast::{Hook, Input};
 use super::attr::LoopOptions;
 use super::valid::{Forward, Plan};
 use crate::common::{duration, spans};
 
-/// The `SuperLoop` impl for `input`, plus the `Send + 'static` check.
+/// The `SuperLoop` impl for `input`.
 ///
 /// It is generated after errors too, with only the hooks that passed the checks (and a stub
 /// `cycle` when it is missing or wrong), so that `value.into_loop()` elsewhere in the user's
@@ -22,8 +26,7 @@ pub(crate) fn superloop_impl(input: &Input, options: &LoopOptions, plan: &Plan) 
     }
     let item = input.item;
     let self_ty = &item.self_ty;
-    let (impl_generics, _, _) = item.generics.split_for_impl();
-    let where_clause = impl_where_clause(input);
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let config = config(input, options);
     let cycle = match plan.hook(Hook::Cycle) {
         Some(forward) => cycle_fn(forward),
@@ -38,7 +41,6 @@ pub(crate) fn superloop_impl(input: &Input, options: &LoopOptions, plan: &Plan) 
     .into_iter()
     .filter_map(|hook| plan.hook(hook))
     .map(hook_fn);
-    let send_check = send_check(input);
 
     quote! {
         #[automatically_derived]
@@ -49,28 +51,7 @@ pub(crate) fn superloop_impl(input: &Input, options: &LoopOptions, plan: &Plan) 
             #cycle
             #(#hooks)*
         }
-        #send_check
     }
-}
-
-/// The user's where clause plus `for<'__superloops> Type: MovesIntoItsOwnThread`.
-///
-/// The bound gives the impl the `Send + 'static` that `SuperLoop` requires, so a type that is
-/// not `Send` is not reported here (with a message about the trait) but once, by
-/// [`send_check`], with a message about the loop's thread. The `for<'__superloops>` keeps rustc from
-/// checking the bound at the impl when it names no generic parameter.
-fn impl_where_clause(input: &Input) -> WhereClause {
-    let self_ty = &input.item.self_ty;
-    let mut where_clause = input
-        .item
-        .generics
-        .where_clause
-        .clone()
-        .unwrap_or_else(|| parse_quote!(where));
-    where_clause.predicates.push(parse_quote! {
-        for<'__superloops> #self_ty: ::superloops::__private::MovesIntoItsOwnThread
-    });
-    where_clause
 }
 
 /// `LoopConfig::new("Name")` and a builder call for each option given.
@@ -202,21 +183,4 @@ fn returned(
 /// A hook under `#[cfg(...)]` is forwarded under the same `cfg`.
 fn cfg_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|attr| attr.path().is_ident("cfg"))
-}
-
-/// `a_superloop_moves_into_its_own_thread::<Type>()`, spanned on the user's self type: the
-/// one error a type that is not `Send + 'static` gets, named after the reason.
-fn send_check(input: &Input) -> TokenStream {
-    let item = input.item;
-    let self_ty = &item.self_ty;
-    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
-    quote! {
-        #[allow(clippy::all, clippy::pedantic, clippy::nursery)]
-        const _: () = {
-            #[allow(dead_code)]
-            fn __superloops_check #impl_generics () #where_clause {
-                ::superloops::__private::a_superloop_moves_into_its_own_thread::<#self_ty>();
-            }
-        };
-    }
 }
