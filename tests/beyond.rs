@@ -332,43 +332,6 @@ fn run_until_stops_everything_and_reports() {
 
 probe!(Stubborn, grace = "50ms");
 
-#[cfg(unix)]
-#[test]
-fn run_until_signal_stops_gracefully_on_sigterm() {
-    use signal_hook::consts::SIGTERM;
-    // Keep SIGTERM from killing the test process should it arrive while run_until_signal
-    // is not listening yet.
-    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    signal_hook::flag::register(SIGTERM, flag).unwrap();
-
-    let c = LoopController::new();
-    let probe = Probe::new(CycleMode::SleepUntilStop);
-    let log = probe.log.clone();
-    c.new_loop(Alpha(probe));
-    c.start();
-    c.maintain_loops();
-    log.wait_for("cycle", 1);
-    let runner = {
-        let c = c.clone();
-        std::thread::spawn(move || c.run_until_signal().unwrap())
-    };
-    // Raise until it has been heard (it may not be listening yet): an upper bound, no sleep
-    // assertion.
-    let deadline = std::time::Instant::now() + BOUND;
-    while !runner.is_finished() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "SIGTERM was never handled"
-        );
-        signal_hook::low_level::raise(SIGTERM).unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let report = runner.join().unwrap();
-    assert_eq!(report.stopped, ["Alpha_0"]);
-    assert!(report.is_clean());
-    assert_paired(&log, 1, 0);
-}
-
 // ---- Observability ----
 
 #[test]

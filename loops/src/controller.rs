@@ -432,7 +432,13 @@ impl LoopController {
     /// Blocks until the process receives SIGINT (Ctrl-C) or SIGTERM, then stops everything
     /// gracefully — tasks, then members in reverse declaration order, each within its grace —
     /// and reports what stopped in time and what was abandoned. It starts nothing: call it
-    /// after starting the loops. The signal handlers are removed when it returns (Unix only).
+    /// after starting the loops (Unix only).
+    ///
+    /// While it waits, the two signals only wake it. From the first one on they have their
+    /// default effect again: a second Ctrl-C during a slow shutdown ends the process at once
+    /// (no `on_stop` runs then), and so does a signal after it has returned, as if it had never
+    /// been called. A handler you install yourself for these signals runs too, but cannot keep
+    /// the process alive outside `run_until_signal`.
     ///
     /// ```no_run
     /// use superloops::prelude::*;
@@ -443,13 +449,10 @@ impl LoopController {
     /// ```
     #[cfg(unix)]
     pub fn run_until_signal(&self) -> std::io::Result<StopReport> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-        let received = signals.forever().next();
-        signals.handle().close();
+        let received = crate::shutdown::wait_for_termination_signal()?;
         tracing::info!(
             group = %self.ctrl().name(),
-            signal = ?received,
+            signal = if received == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" },
             "Received a termination signal"
         );
         let go = Signal::new();

@@ -67,6 +67,8 @@ mod ctx;
 mod error;
 mod group;
 mod handle;
+#[cfg(unix)]
+mod shutdown;
 mod signal;
 mod status;
 mod task;
