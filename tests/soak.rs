@@ -889,12 +889,23 @@ fn backtraces_with_gdb() {
         .args(["-ex", "set pagination off", "-ex", "thread apply all bt"])
         .output();
     match out {
-        Ok(out) => eprintln!(
+        Ok(out) => to_stderr(&format!(
             "== gdb: thread apply all bt ==\n{}",
             String::from_utf8_lossy(&out.stdout)
-        ),
-        Err(e) => eprintln!("SUPERLOOPS_SOAK_GDB: could not run gdb: {e}"),
+        )),
+        Err(e) => to_stderr(&format!("SUPERLOOPS_SOAK_GDB: could not run gdb: {e}")),
     }
+}
+
+/// Writes straight to the process's stderr. Under `cargo test`, `eprintln!` from the test's
+/// threads is captured and shown only when the test fails by panicking; the watchdog ends the
+/// process with `exit` instead, which would discard its report.
+fn to_stderr(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.write_all(b"\n");
+    let _ = err.flush();
 }
 
 fn thread_count() -> usize {
@@ -954,13 +965,13 @@ fn spawn_watchdog(
                     if let Some((what, took)) = stuck {
                         let loops = loops.lock().unwrap().clone();
                         let controllers = controllers.lock().unwrap().clone();
-                        eprintln!(
+                        to_stderr(&format!(
                             "\nDEADLOCK? caller {i}: `{what}` has not returned after {took:?} \
                              (seed {seed}; replay with SUPERLOOPS_SOAK_SEED={seed})\n\
                              == statuses ==\n{}\n== threads (tid, name, state, wchan) ==\n{}",
                             dump(&loops, &controllers),
                             thread_table()
-                        );
+                        ));
                         backtraces_with_gdb();
                         std::process::exit(101);
                     }
