@@ -865,3 +865,21 @@ fn a_callback_on_the_stop_token_may_call_the_controller() {
     let c2 = c.clone();
     within_bound("controller stop", move || c2.stop());
 }
+
+#[test]
+fn a_task_name_with_a_nul_byte_is_an_error_and_the_controller_stays_usable() {
+    let c = LoopController::new().max_threads(1);
+    let refused = within_bound("spawn_task with a NUL in its name", {
+        let c = c.clone();
+        move || c.spawn_task("bad\0name", |_ctx| Ok::<_, String>(1)).err()
+    });
+    match refused {
+        Some(superloops::SpawnError::InvalidName { name }) => assert_eq!(name, "bad\0name"),
+        other => panic!("expected InvalidName, got {other:?}"),
+    }
+    // It took no slot and left no lock held.
+    assert_eq!(c.running_tasks(), 0);
+    let task = c.spawn_task("good", |_ctx| Ok::<_, String>(7)).unwrap();
+    assert_eq!(task.join().unwrap(), 7);
+    c.stop();
+}

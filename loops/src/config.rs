@@ -52,7 +52,22 @@ impl LoopConfig {
     pub const DEFAULT_MAX_FAILURES: u32 = 10;
 
     /// The defaults, with `name` as the thread name prefix.
+    ///
+    /// # Panics
+    ///
+    /// If `name` contains a NUL byte, which a thread's name cannot hold; in a `const`, such
+    /// as a hand-written [`SuperLoop::CONFIG`](crate::SuperLoop::CONFIG), that is a compile
+    /// error. (`#[superloop(name = "…")]` checks it for you.)
     pub const fn new(name: &'static str) -> Self {
+        let bytes = name.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            assert!(
+                bytes[i] != 0,
+                "a loop's name may not contain a NUL byte: it names the loop's threads"
+            );
+            i += 1;
+        }
         LoopConfig {
             name,
             grace: Self::DEFAULT_GRACE,
@@ -105,5 +120,17 @@ impl LoopConfig {
     pub const fn cycle_timeout(mut self, timeout: Duration) -> Self {
         self.cycle_timeout = Some(timeout);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoopConfig;
+
+    #[test]
+    #[should_panic(expected = "may not contain a NUL byte")]
+    fn a_name_with_a_nul_byte_is_refused() {
+        let name: &'static str = Box::leak(String::from("feed\0").into_boxed_str());
+        let _ = LoopConfig::new(name);
     }
 }

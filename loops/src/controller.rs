@@ -27,7 +27,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::handle::{panic_message, LoopOwner, StopBegun};
-use crate::task::{new_task, SpawnError, TaskBook, TaskHandle};
+use crate::task::{new_task, SpawnError, TaskBook, TaskEntry, TaskHandle};
 use crate::{Ctx, LoopHandle, LoopState, LoopStatus, Signal, SuperLoop};
 
 /// What a member tells its supervisor.
@@ -375,6 +375,13 @@ impl LoopController {
     /// `one_for_one`). [`TaskHandle::join`] returns the value or a [`TaskError`](crate::TaskError)
     /// with the message.
     ///
+    /// # Errors
+    ///
+    /// [`SpawnError::ThreadLimitReached`] when [`max_threads`](Self::max_threads) tasks are
+    /// running and the controller does not [queue](Self::queue_tasks);
+    /// [`SpawnError::InvalidName`] when `name` contains a NUL byte; [`SpawnError::Spawn`] when
+    /// the operating system will not create the thread.
+    ///
     /// ```
     /// use superloops::prelude::*;
     ///
@@ -394,30 +401,48 @@ impl LoopController {
         E: fmt::Display,
         F: FnOnce(&Ctx) -> Result<R, E> + Send + 'static,
     {
+        let name = name.into();
+        if name.contains('\0') {
+            return Err(SpawnError::InvalidName { name });
+        }
         let ctrl = self.ctrl();
-        let (mut entry, handle) = new_task(&name.into(), f);
+        let (mut entry, handle) = new_task(&name, f);
         let mut book = ctrl.tasks.lock();
         // Slots freed by tasks that just ended go to the queue first: a new task never jumps
         // ahead of the queued ones.
-        ctrl.fill_slots(&mut book);
+        let unstarted = ctrl.fill_slots(&mut book);
         let full = book
             .max_threads
             .is_some_and(|max| book.running.len() >= max);
-        if full || (book.queue && !book.queued.is_empty()) {
+        // A task refused here is dropped after the lock is released: it holds the caller's
+        // closure, whose captures' `Drop` is user code.
+        let refused = if full || (book.queue && !book.queued.is_empty()) {
             if book.queue {
                 tracing::debug!(thread = %entry.name(), "Task queued: max_threads are running");
                 book.queued.push_back(entry);
-                return Ok(handle);
+                None
+            } else {
+                let max = book.max_threads.unwrap_or_default();
+                Some((SpawnError::ThreadLimitReached { max }, entry))
             }
-            return Err(SpawnError::ThreadLimitReached {
-                max: book.max_threads.unwrap_or_default(),
-            });
+        } else {
+            match entry.spawn(ctrl.task_link(), ctrl.task_end_hook()) {
+                Ok(()) => {
+                    book.running.push(entry);
+                    None
+                }
+                Err(e) => Some((SpawnError::Spawn(e), entry)),
+            }
+        };
+        drop(book);
+        cancel_all(unstarted);
+        match refused {
+            None => Ok(handle),
+            Some((error, entry)) => {
+                drop(entry);
+                Err(error)
+            }
         }
-        entry
-            .spawn(ctrl.task_link(), ctrl.task_end_hook())
-            .map_err(SpawnError::Spawn)?;
-        book.running.push(entry);
-        Ok(handle)
     }
 
     /// Blocks until `signal` goes on, then [`stop`](Self::stop)s everything and reports what
@@ -684,12 +709,17 @@ impl Ctrl {
     }
 
     fn start_queued_tasks(&self) {
-        self.fill_slots(&mut self.tasks.lock());
+        let unstarted = self.fill_slots(&mut self.tasks.lock());
+        cancel_all(unstarted);
     }
 
     /// Forgets ended tasks and starts queued ones, first in first out, while slots are free.
-    fn fill_slots(&self, book: &mut TaskBook) {
+    /// Returns the queued tasks whose thread could not be spawned, for the caller to cancel
+    /// once it has released the tasks lock (cancelling runs `then` callbacks).
+    #[must_use = "cancel the returned tasks after releasing the lock"]
+    fn fill_slots(&self, book: &mut TaskBook) -> Vec<TaskEntry> {
         book.running.retain(|t| !t.is_finished());
+        let mut unstarted = Vec::new();
         while book.max_threads.is_none_or(|max| book.running.len() < max) {
             let Some(mut entry) = book.queued.pop_front() else {
                 break;
@@ -698,10 +728,11 @@ impl Ctrl {
                 Ok(()) => book.running.push(entry),
                 Err(e) => {
                     tracing::error!(thread = %entry.name(), "Could not spawn a queued task: {e}");
-                    entry.cancel();
+                    unstarted.push(entry);
                 }
             }
         }
+        unstarted
     }
 
     /// Cancels queued tasks, asks running ones to stop, and waits for each up to the task
@@ -714,9 +745,7 @@ impl Ctrl {
                 std::mem::take(&mut book.running),
             )
         };
-        for task in queued {
-            task.cancel();
-        }
+        cancel_all(queued);
         for task in &running {
             task.stop_signal().go();
         }
@@ -1458,6 +1487,14 @@ impl Member for LoopOwner {
     }
     fn health(&self) -> MemberHealth {
         MemberHealth::Loop(self.inner.status())
+    }
+}
+
+/// Cancels tasks that will never run (their handles' `join` returns `Cancelled`); called with
+/// no lock held, since cancelling runs `then` callbacks on their `finished` signals.
+fn cancel_all(tasks: impl IntoIterator<Item = TaskEntry>) {
+    for task in tasks {
+        task.cancel();
     }
 }
 

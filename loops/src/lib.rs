@@ -38,8 +38,12 @@
 //! ## Locking rules
 //!
 //! **No user code (a hook, `cycle`, a factory, a `then` callback, `on_reset`, a value's
-//! `Drop`) ever runs while the crate holds a lock.** The locks, and the one order in which two
-//! are ever held together:
+//! `Drop`) ever runs while the crate holds a lock.** Two exceptions: `tracing` events are
+//! emitted with a loop's or a controller's lock held, so a subscriber must not call back into
+//! superloops (a `status()` from inside `on_event` could deadlock); and when the operating
+//! system refuses to spawn a task's thread, the task's closure is dropped inside
+//! `spawn_task`, under the tasks lock. The locks, and the one order in which two are ever
+//! held together:
 //!
 //! - each loop's `state` mutex (with its condvar). While holding it, the crate may spawn the
 //!   loop's thread and, for a loop with a `cycle_timeout`, take the watchdog's `entries` mutex

@@ -68,6 +68,11 @@ pub enum SpawnError {
     },
     /// The operating system would not create the thread.
     Spawn(std::io::Error),
+    /// The name contains a NUL byte, which a thread's name cannot hold.
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl fmt::Display for SpawnError {
@@ -79,6 +84,10 @@ impl fmt::Display for SpawnError {
                  max_threads, or build the controller with queue_tasks()"
             ),
             SpawnError::Spawn(e) => write!(f, "could not spawn the task's thread: {e}"),
+            SpawnError::InvalidName { name } => write!(
+                f,
+                "a task's name may not contain a NUL byte (it names the task's thread): {name:?}"
+            ),
         }
     }
 }
@@ -87,7 +96,7 @@ impl std::error::Error for SpawnError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SpawnError::Spawn(e) => Some(e),
-            SpawnError::ThreadLimitReached { .. } => None,
+            SpawnError::ThreadLimitReached { .. } | SpawnError::InvalidName { .. } => None,
         }
     }
 }
