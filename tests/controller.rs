@@ -4,10 +4,10 @@
 mod common;
 
 use std::sync::{Arc, Barrier, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
-use superloops::channel::unbounded;
+use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::prelude::*;
 
 probe!(Member, grace = "20s");
@@ -252,6 +252,156 @@ fn backoff_delays_resets_that_follow_each_other() {
     }
     let ms = Duration::from_millis;
     assert_eq!(delays, [ms(0), ms(2), ms(4), ms(8)]);
+    c.stop();
+}
+
+#[test]
+fn a_reset_waits_out_its_backoff_with_the_members_stopped() {
+    let delay = Duration::from_millis(300);
+    let c = LoopController::new().backoff(delay, Duration::from_secs(3600));
+    let (trigger, log) = fragile(&c);
+    c.start();
+    c.maintain_loops();
+    log.wait_for("cycle", 1);
+    assert!(trigger.failure());
+    log.wait_for("on_thread_start", 2);
+    green(&c);
+    // The second reset follows the first closely: it waits `delay` before restarting. A
+    // lower bound, which load can only lengthen.
+    log.wait_for("cycle", 2);
+    let failed_at = Instant::now();
+    assert!(trigger.failure());
+    log.wait_for("on_thread_start", 3);
+    let took = failed_at.elapsed();
+    assert!(
+        took >= delay,
+        "restarted after {took:?}, before its {delay:?} backoff"
+    );
+    // The member was stopped before the wait, not after it.
+    log.wait_for("on_stop", 2);
+    assert!(log.seq_of("on_stop", 1) < log.seq_of("on_thread_start", 2));
+    c.stop();
+}
+
+/// A loop that stops itself at once, reporting when each of its threads starts.
+struct Quitter(Sender<Instant>);
+
+#[superloop(grace = "20s")]
+impl Quitter {
+    fn on_thread_start(&mut self) {
+        let _ = self.0.send(Instant::now());
+    }
+    fn cycle(&mut self, ctx: &Ctx) {
+        ctx.stop();
+    }
+}
+
+#[test]
+fn a_member_whose_thread_keeps_ending_is_restarted_with_backoff_up_to_the_cap() {
+    // Without backoff the supervisor would restart it as fast as threads can be spawned.
+    let ms = Duration::from_millis;
+    let (min, cap) = (ms(100), ms(1000));
+    let c = LoopController::new().backoff(min, cap);
+    let (tx, starts) = unbounded();
+    let h = c.new_loop(Quitter(tx));
+    c.start();
+    c.maintain_loops();
+    let times: Vec<Instant> = (0..8)
+        .map(|n| {
+            starts
+                .recv_timeout(BOUND)
+                .unwrap_or_else(|_| panic!("start {n} never came:\n{}", c.health()))
+        })
+        .collect();
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // The first restart is immediate; then min, doubling, up to the cap. Lower bounds.
+    let at_least = [
+        ms(0),
+        ms(100),
+        ms(200),
+        ms(400),
+        ms(800),
+        ms(1000),
+        ms(1000),
+    ];
+    for (i, (gap, least)) in gaps.iter().zip(at_least).enumerate() {
+        assert!(
+            *gap >= least,
+            "restart {i} after {gap:?}, before {least:?}: {gaps:?}"
+        );
+    }
+    // Capped: without the cap the last would wait 6.4 s.
+    assert!(gaps[6] < ms(4000), "the delay grew past its cap: {gaps:?}");
+    // Stopping while a restart waits out its delay leaves nothing running.
+    assert!(c.stop());
+    assert!(!h.is_alive() && !h.is_running(), "{}", h.status());
+    assert!(
+        starts.try_recv().is_err(),
+        "restarted after the group stopped"
+    );
+}
+
+/// Ignores stop until released; says when it is asked to stop.
+struct Deaf {
+    asked: Sender<usize>,
+    release: Receiver<()>,
+    id: usize,
+    armed: bool,
+}
+
+#[superloop(grace = "60s")]
+impl Deaf {
+    fn cycle(&mut self, ctx: &Ctx) {
+        if std::mem::take(&mut self.armed) {
+            let (asked, id) = (self.asked.clone(), self.id);
+            ctx.stopping().then(move || {
+                let _ = asked.send(id);
+            });
+        }
+        if self.release.recv().is_err() {
+            ctx.sleep(Duration::from_secs(3600)); // released: now it listens
+        }
+    }
+}
+
+#[test]
+fn a_reset_asks_every_member_to_stop_before_waiting_for_any() {
+    // Three members that would each use all of a 60 s grace: a reset that asked them one
+    // grace after another would ask the second only after a minute.
+    let c = LoopController::new();
+    let (asked_tx, asked) = unbounded();
+    let (release, release_rx) = unbounded::<()>();
+    let deaf: Vec<_> = (0..3)
+        .map(|id| {
+            c.new_loop(Deaf {
+                asked: asked_tx.clone(),
+                release: release_rx.clone(),
+                id,
+                armed: true,
+            })
+        })
+        .collect();
+    drop(release_rx);
+    let (trigger, log) = fragile(&c);
+    c.start();
+    c.maintain_loops();
+    log.wait_for("cycle", 1);
+    assert!(trigger.failure());
+    let mut ids: Vec<usize> = (0..3)
+        .map(|_| {
+            asked
+                .recv_timeout(BOUND)
+                .expect("every member is asked at once, not one grace after another")
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [0, 1, 2]);
+    drop(release); // let them end: the reset finishes and restarts them
+    green(&c);
+    for h in &deaf {
+        assert!(h.is_alive(), "{}", h.status());
+        assert_eq!(h.status().restarts, 1);
+    }
     c.stop();
 }
 

@@ -15,7 +15,7 @@
 //! `stop` is never kept waiting by them, and a member stopped from outside is never restarted
 //! by a reset that was already under way (Guarantee 7).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -144,6 +144,65 @@ fn next_backoff(
         Some(gap) if gap >= max => Duration::ZERO,
         Some(_) if previous.is_zero() => min,
         Some(_) => (previous * 2).min(max),
+    }
+}
+
+/// The supervisor's bookkeeping of members restarted alone because their thread ended (a
+/// panic, `ctx.stop()`): each member's restarts back off like resets do, so a member whose
+/// thread ends as soon as it starts cannot make its supervisor spin. Kept by the supervisor
+/// thread alone.
+#[derive(Default)]
+struct LoneRestarts {
+    /// Per member: when it was last restarted alone, and the delay that restart waited.
+    last: HashMap<usize, (Instant, Duration)>,
+    /// Restarts waiting out their delay: when, which member, which thread of it ended, and
+    /// the delay.
+    deferred: Vec<(Instant, usize, u64, Duration)>,
+}
+
+impl LoneRestarts {
+    /// The delay before restarting member `index` now: none after a quiet spell.
+    fn delay(&self, index: usize, backoff: (Duration, Duration)) -> Duration {
+        match self.last.get(&index) {
+            None => Duration::ZERO,
+            Some(&(at, previous)) => next_backoff(previous, Some(at.elapsed()), backoff),
+        }
+    }
+
+    fn defer(&mut self, index: usize, gen: u64, delay: Duration) {
+        self.deferred
+            .push((Instant::now() + delay, index, gen, delay));
+    }
+
+    /// Member `index` was restarted after waiting `delay`: the next restart that follows
+    /// closely waits twice as long.
+    fn restarted(&mut self, index: usize, delay: Duration) {
+        self.last.insert(index, (Instant::now(), delay));
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.deferred.iter().map(|&(due, ..)| due).min()
+    }
+
+    /// The deferred restarts that are due, in the order they were deferred.
+    fn take_due(&mut self) -> Vec<(usize, u64, Duration)> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        self.deferred.retain(|&(at, index, gen, delay)| {
+            let ready = at <= now;
+            if ready {
+                due.push((index, gen, delay));
+            }
+            !ready
+        });
+        due
+    }
+
+    fn take_all(&mut self) -> Vec<(usize, u64)> {
+        self.deferred
+            .drain(..)
+            .map(|(_, index, gen, _)| (index, gen))
+            .collect()
     }
 }
 
@@ -321,7 +380,12 @@ impl LoopController {
 
     /// Backoff between resets that follow each other: the first reset after a quiet spell
     /// (no reset for `max`) is immediate, the next waits `min`, then twice as long each time,
-    /// up to `max`.
+    /// up to `max`. Default: [`DEFAULT_BACKOFF`], 10 ms up to 5 s.
+    ///
+    /// A member restarted alone because its thread ended (a panic, `ctx.stop()`) backs off
+    /// on the same schedule, counted per member: a member whose thread ends as soon as it
+    /// starts is restarted at most once per `max`, instead of spinning. The supervisor
+    /// goes on handling the other members' events meanwhile.
     pub fn backoff(self, min: Duration, max: Duration) -> Self {
         self.ctrl().settings.lock().backoff = (min, max.max(min));
         self
@@ -587,8 +651,9 @@ impl LoopController {
         self.ctrl().state.lock().green
     }
 
-    /// Waits until the green light is on (a reset under way has finished) or `timeout`
-    /// passes; true if it is on.
+    /// Waits until the green light is on (a reset under way has finished) and every member
+    /// event sent so far has been handled (including a restart waiting out its backoff), or
+    /// `timeout` passes; true if the group settled.
     pub fn wait_green(&self, timeout: Duration) -> bool {
         let ctrl = self.ctrl();
         let deadline = Instant::now() + timeout;
@@ -843,35 +908,86 @@ impl Ctrl {
     fn supervise(self: &Arc<Self>, name: &Arc<str>, shutdown: &Signal) {
         let span = tracing::info_span!("supervisor", thread = %name);
         let _entered = span.enter();
+        let mut lone = LoneRestarts::default();
         loop {
+            // A timer only while a restart waits out its backoff: an idle supervisor sleeps.
+            let timer = lone
+                .next_due()
+                .map_or_else(crossbeam_channel::never, crossbeam_channel::at);
             let event = crossbeam_channel::select_biased! {
                 recv(shutdown.receiver()) -> _ => break,
                 recv(self.rx) -> event => match event {
-                    Ok(event) => event,
+                    Ok(event) => Some(event),
                     Err(_) => break, // unreachable: the controller holds a sender
                 },
+                recv(timer) -> _ => None,
             };
             if shutdown.is_go() {
                 // Shut down while taking it: leave it to the next supervisor (or to the
                 // drain below). It is still pending.
-                let _ = self.tx.send(event);
+                if let Some(event) = event {
+                    let _ = self.tx.send(event);
+                }
                 break;
             }
             match event {
-                GroupEvent::Exceeded { index } => self.reset(Some(index), name, shutdown),
-                GroupEvent::TaskFailed { task } => {
+                Some(GroupEvent::Exceeded { index }) => self.reset(Some(index), name, shutdown),
+                Some(GroupEvent::TaskFailed { task }) => {
                     tracing::warn!(thread = %name, task = %task, "A task failed");
                     self.reset(None, name, shutdown);
                 }
-                GroupEvent::Ended { index, gen } => self.restart_ended(index, gen, name, shutdown),
+                Some(GroupEvent::Ended { index, gen }) => {
+                    let backoff = self.settings.lock().backoff;
+                    let delay = lone.delay(index, backoff);
+                    if !delay.is_zero() {
+                        tracing::info!(
+                            thread = %name,
+                            member = %self.member_name(index),
+                            ?delay,
+                            "Backing off before restarting a member whose thread ended"
+                        );
+                        // Still pending until it runs: `wait_green` waits for it.
+                        lone.defer(index, gen, delay);
+                        continue;
+                    }
+                    if self.restart_ended(index, gen, name, shutdown) {
+                        lone.restarted(index, Duration::ZERO);
+                    }
+                }
+                None => {
+                    for (index, gen, delay) in lone.take_due() {
+                        if self.restart_ended(index, gen, name, shutdown) {
+                            lone.restarted(index, delay);
+                        }
+                        self.handled();
+                    }
+                    continue;
+                }
             }
-            // Handled: wake `wait_green` callers, who also wait for the queue to drain.
-            let _st = self.state.lock();
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            self.changed.notify_all();
+            self.handled();
+        }
+        // Restarts still waiting out their backoff go back to the queue, still pending: the
+        // next supervisor handles them, or the drain drops them.
+        for (index, gen) in lone.take_all() {
+            let _ = self.tx.send(GroupEvent::Ended { index, gen });
         }
         self.drain_if_unsupervised();
         tracing::info!(thread = %name, "Exited gracefully");
+    }
+
+    /// One member event handled: wakes `wait_green` callers, who also wait for the queue to
+    /// drain.
+    fn handled(&self) {
+        let _st = self.state.lock();
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify_all();
+    }
+
+    fn member_name(&self, index: usize) -> String {
+        self.members
+            .lock()
+            .get(index)
+            .map_or_else(String::new, |(_, m)| m.name())
     }
 
     /// Once no supervisor runs: drops the events nobody will handle now, so that they no
@@ -889,16 +1005,17 @@ impl Ctrl {
     }
 
     /// A member's thread ended with nobody stopping it: start it again if it is still
-    /// supervised and nothing else has started it since.
-    fn restart_ended(&self, index: usize, gen: u64, name: &Arc<str>, shutdown: &Signal) {
+    /// supervised and nothing else has started it since. True if it restarted it.
+    fn restart_ended(&self, index: usize, gen: u64, name: &Arc<str>, shutdown: &Signal) -> bool {
         let Some(member) = self.members.lock().get(index).map(|(_, m)| m.clone()) else {
-            return;
+            return false;
         };
         if self.state.lock().failed {
-            return;
+            return false;
         }
         self.claim();
-        if !shutdown.is_go() && member.restart_if_ended(gen) {
+        let restarted = !shutdown.is_go() && member.restart_if_ended(gen);
+        if restarted {
             tracing::info!(
                 thread = %name,
                 member = %member.name(),
@@ -906,6 +1023,7 @@ impl Ctrl {
             );
         }
         self.release();
+        restarted
     }
 
     /// The members a reset triggered by member `trigger` (or by a task: `None`) restarts,
