@@ -456,6 +456,7 @@ fn handle_is_send_sync_clone_and_usable_across_threads() {
 
 #[test]
 fn cycle_without_ctx_and_hand_checks_of_should_stop() {
+    // A cycle that takes no ctx cannot be woken: stop is seen between cycles.
     struct Quick(Arc<AtomicBool>);
     #[superloop(grace = "20s")]
     impl Quick {
@@ -469,4 +470,36 @@ fn cycle_without_ctx_and_hand_checks_of_should_stop() {
     assert!(h.start());
     eventually("a cycle to run", || ran.load(Ordering::SeqCst));
     assert!(h.stop(), "a cycle without ctx still stops between cycles");
+
+    // A cycle that never blocks, and never returns on its own: its inner loop checks
+    // ctx.should_stop() by hand, which is its only way out.
+    struct Busy {
+        entered: Sender<bool>,
+    }
+    #[superloop(grace = "20s")]
+    impl Busy {
+        fn cycle(&mut self, ctx: &Ctx) {
+            let _ = self.entered.send(ctx.should_stop());
+            while !ctx.should_stop() {
+                std::thread::yield_now();
+            }
+        }
+    }
+    let (entered, entered_rx) = unbounded();
+    let h = Busy { entered }.into_loop();
+    assert!(h.start());
+    assert!(
+        !entered_rx.recv_timeout(BOUND).unwrap(),
+        "should_stop() is false while the loop runs"
+    );
+    // grace is 20 s: had should_stop() stayed false, the thread would be abandoned → false.
+    assert!(
+        h.stop(),
+        "should_stop() turned true on stop and the cycle returned"
+    );
+    assert_eq!(
+        entered_rx.try_recv().ok(),
+        None,
+        "one cycle, ended by the hand check"
+    );
 }
