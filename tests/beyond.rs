@@ -348,6 +348,7 @@ fn status_reports_cycles_restarts_and_time_in_the_current_cycle() {
     });
     let status = h.status();
     assert_eq!(status.cycles, 1);
+    assert_eq!(status.restarts, 0, "the first thread is no restart");
     assert_eq!(
         status.state,
         LoopState::Running,
@@ -355,8 +356,19 @@ fn status_reports_cycles_restarts_and_time_in_the_current_cycle() {
     );
     drop(release);
     log.wait_for("cycle", 2);
+    assert_eq!(h.status().cycles, 2);
     assert!(h.stop());
     assert_eq!(h.status().since_cycle_began, None, "no thread: no cycle");
+    assert_eq!(h.status().restarts, 0, "a stop is no restart");
+
+    assert!(h.start());
+    log.wait_for("cycle", 3);
+    let status = h.status();
+    assert_eq!(status.thread_name.as_deref(), Some("Alpha_1"));
+    assert_eq!(status.restarts, 1, "one thread started after the first");
+    assert_eq!(status.cycles, 1, "cycles count the current thread's");
+    assert!(h.stop());
+    assert_eq!(h.status().restarts, 1);
 }
 
 /// A hand-written loop with a `cycle_timeout` whose first cycle blocks until released.

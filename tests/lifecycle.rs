@@ -4,9 +4,12 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
+use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::prelude::*;
+use superloops::RecvError;
 
 probe!(Plain, grace = "20s");
 probe!(Named, grace = "20s", name = "feed");
@@ -227,6 +230,145 @@ fn ctx_recv_delivers_messages() {
     assert!(h.stop());
 }
 
+/// What one wait through the context returned, and whether the loop had been asked to stop
+/// when it returned.
+type Got = (Result<u32, RecvError>, bool);
+
+/// Each cycle: says it is about to wait, waits on `rx` with `ctx.recv_timeout(rx, timeout)`,
+/// reports what it got. After anything but a message it sleeps until stop, so that an
+/// outcome other than a message is reported once.
+struct TimedRecv {
+    rx: Receiver<u32>,
+    timeout: Duration,
+    waiting: Sender<()>,
+    got: Sender<Got>,
+}
+
+#[superloop(grace = "20s")]
+impl TimedRecv {
+    fn cycle(&mut self, ctx: &Ctx) {
+        let _ = self.waiting.send(());
+        let got = ctx.recv_timeout(&self.rx, self.timeout);
+        let _ = self.got.send((got, ctx.should_stop()));
+        if got.is_err() {
+            ctx.sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+/// A `TimedRecv` loop (not started), the sender of its channel, its "about to wait" reports
+/// and its results.
+fn timed_recv(
+    timeout: Duration,
+) -> (
+    LoopHandle<TimedRecv>,
+    Sender<u32>,
+    Receiver<()>,
+    Receiver<Got>,
+) {
+    let (tx, rx) = unbounded();
+    let (waiting, waiting_rx) = unbounded();
+    let (got, got_rx) = unbounded();
+    let h = TimedRecv {
+        rx,
+        timeout,
+        waiting,
+        got,
+    }
+    .into_loop();
+    (h, tx, waiting_rx, got_rx)
+}
+
+#[test]
+fn ctx_recv_timeout_returns_a_message_that_is_there_or_arrives_in_time() {
+    // An hour: a message that was not delivered at once would fail the bound below.
+    let (h, tx, waiting, got) = timed_recv(Duration::from_secs(3600));
+    tx.send(7).unwrap();
+    assert!(h.start());
+    assert_eq!(got.recv_timeout(BOUND).unwrap(), (Ok(7), false));
+    waiting.recv_timeout(BOUND).unwrap(); // the first cycle's
+    waiting.recv_timeout(BOUND).unwrap(); // the second cycle's: about to wait, or waiting
+    tx.send(8).unwrap();
+    assert_eq!(
+        got.recv_timeout(BOUND).unwrap(),
+        (Ok(8), false),
+        "a message that arrives during the wait ends it"
+    );
+    assert!(h.stop());
+}
+
+#[test]
+fn ctx_recv_timeout_times_out_when_no_message_arrives() {
+    let (h, _tx, _waiting, got) = timed_recv(Duration::from_millis(10));
+    assert!(h.start());
+    assert_eq!(
+        got.recv_timeout(BOUND).unwrap(),
+        (Err(RecvError::Timeout), false),
+        "the sender is alive and the loop not stopping: it timed out"
+    );
+    assert!(h.stop());
+}
+
+#[test]
+fn ctx_recv_timeout_reports_a_disconnected_channel_once_it_is_empty() {
+    let (h, tx, waiting, got) = timed_recv(Duration::from_secs(3600));
+    tx.send(1).unwrap();
+    assert!(h.start());
+    assert_eq!(got.recv_timeout(BOUND).unwrap(), (Ok(1), false));
+    waiting.recv_timeout(BOUND).unwrap();
+    waiting.recv_timeout(BOUND).unwrap(); // the second cycle is about to wait, or waiting
+    drop(tx);
+    assert_eq!(
+        got.recv_timeout(BOUND).unwrap(),
+        (Err(RecvError::Disconnected), false),
+        "the sender is gone and the channel empty: no need to wait out the hour"
+    );
+    assert!(h.stop());
+}
+
+#[test]
+fn stop_wakes_ctx_recv_timeout_at_once_with_stopped() {
+    let (h, _tx, waiting, got) = timed_recv(Duration::from_secs(3600));
+    assert!(h.start());
+    waiting.recv_timeout(BOUND).unwrap();
+    // grace is 20 s: a stop that did not wake the hour-long wait would abandon the thread → false.
+    assert!(h.stop());
+    assert_eq!(got.try_recv(), Ok((Err(RecvError::Stopped), true)));
+}
+
+#[test]
+fn ctx_recv_returns_none_on_an_empty_disconnected_channel_without_a_stop() {
+    struct Drain {
+        rx: Receiver<u32>,
+        got: Sender<(Option<u32>, bool)>,
+    }
+    #[superloop(grace = "20s")]
+    impl Drain {
+        fn cycle(&mut self, ctx: &Ctx) {
+            let msg = ctx.recv(&self.rx);
+            let _ = self.got.send((msg, ctx.should_stop()));
+            if msg.is_none() {
+                ctx.stop(); // what a loop whose channel is gone should do
+            }
+        }
+    }
+    let (tx, rx) = unbounded();
+    let (got, got_rx) = unbounded();
+    let h = Drain { rx, got }.into_loop();
+    tx.send(3).unwrap();
+    drop(tx);
+    assert!(h.start());
+    assert_eq!(got_rx.recv_timeout(BOUND).unwrap(), (Some(3), false));
+    assert_eq!(
+        got_rx.recv_timeout(BOUND).unwrap(),
+        (None, false),
+        "None with should_stop() false: the channel is gone, nobody asked to stop"
+    );
+    eventually("the loop to stop itself", || !h.is_alive());
+    assert!(!h.is_running());
+    assert_eq!(got_rx.try_recv().ok(), None, "no cycle after ctx.stop()");
+}
+
 #[test]
 fn hard_reset_starts_a_stopped_or_never_started_loop() {
     let (h, log) = plain(CycleMode::SleepUntilStop);
@@ -314,6 +456,7 @@ fn handle_is_send_sync_clone_and_usable_across_threads() {
 
 #[test]
 fn cycle_without_ctx_and_hand_checks_of_should_stop() {
+    // A cycle that takes no ctx cannot be woken: stop is seen between cycles.
     struct Quick(Arc<AtomicBool>);
     #[superloop(grace = "20s")]
     impl Quick {
@@ -327,4 +470,36 @@ fn cycle_without_ctx_and_hand_checks_of_should_stop() {
     assert!(h.start());
     eventually("a cycle to run", || ran.load(Ordering::SeqCst));
     assert!(h.stop(), "a cycle without ctx still stops between cycles");
+
+    // A cycle that never blocks, and never returns on its own: its inner loop checks
+    // ctx.should_stop() by hand, which is its only way out.
+    struct Busy {
+        entered: Sender<bool>,
+    }
+    #[superloop(grace = "20s")]
+    impl Busy {
+        fn cycle(&mut self, ctx: &Ctx) {
+            let _ = self.entered.send(ctx.should_stop());
+            while !ctx.should_stop() {
+                std::thread::yield_now();
+            }
+        }
+    }
+    let (entered, entered_rx) = unbounded();
+    let h = Busy { entered }.into_loop();
+    assert!(h.start());
+    assert!(
+        !entered_rx.recv_timeout(BOUND).unwrap(),
+        "should_stop() is false while the loop runs"
+    );
+    // grace is 20 s: had should_stop() stayed false, the thread would be abandoned → false.
+    assert!(
+        h.stop(),
+        "should_stop() turned true on stop and the cycle returned"
+    );
+    assert_eq!(
+        entered_rx.try_recv().ok(),
+        None,
+        "one cycle, ended by the hand check"
+    );
 }

@@ -612,11 +612,14 @@ impl Inner {
     /// thread asks for (from `on_thread_stop`, say), or `stop` could return true with the loop
     /// running again.
     fn outside_stop_joining(st: &State) -> bool {
-        let joining = st.run.as_ref().is_some_and(|r| r.joiner);
-        if joining {
-            tracing::debug!("A restart asked from inside while an outside stop waits: stop wins");
+        let joining = st.run.as_ref().filter(|r| r.joiner);
+        if let Some(run) = joining {
+            tracing::debug!(
+                thread = %run.name,
+                "A restart asked from inside while an outside stop waits: stop wins"
+            );
         }
-        joining
+        joining.is_some()
     }
 
     /// The body of `start`, with `busy` free and the lock held.
@@ -690,7 +693,7 @@ impl Inner {
                     // on_start allowed this start: pair it.
                     st.wanted = false;
                     drop(st);
-                    let v = self.run_on_stop(v, None);
+                    let v = self.run_on_stop(v, None, None);
                     st = self.lock();
                     st.value = Some(v);
                     false
@@ -699,7 +702,7 @@ impl Inner {
             Ok(Ok(true)) => {
                 // Asked to stop (from inside on_start) before the thread was spawned.
                 drop(st);
-                let v = self.run_on_stop(value, None);
+                let v = self.run_on_stop(value, None, None);
                 st = self.lock();
                 st.value = Some(v);
                 false
@@ -846,7 +849,7 @@ impl Inner {
         }
         drop(st);
 
-        let value = self.run_on_stop(value, Some(gen));
+        let value = self.run_on_stop(value, Some(gen), Some(name));
 
         let mut st = self.lock();
         let mut stale = None;
@@ -891,9 +894,18 @@ impl Inner {
     }
 
     /// Runs `on_stop`, counting a panic as a failure (of thread `gen`, when it runs there).
-    fn run_on_stop(self: &Arc<Self>, mut value: Boxed, gen: Option<u64>) -> Boxed {
+    /// `thread`: the name of the loop's thread this `on_stop` follows, if one ran.
+    fn run_on_stop(
+        self: &Arc<Self>,
+        mut value: Boxed,
+        gen: Option<u64>,
+        thread: Option<&str>,
+    ) -> Boxed {
         if let Err(e) = catch("on_stop", || value.on_stop()) {
-            tracing::error!(name = self.config.name, "{e}");
+            match thread {
+                Some(name) => tracing::error!(thread = %name, "{e}"),
+                None => tracing::error!(name = self.config.name, "{e}"),
+            }
             self.record_failure(Some(e), gen);
         }
         value
@@ -1006,7 +1018,7 @@ impl Inner {
             }
             if let Some(v) = handback {
                 tracing::info!(thread = %name, "Exited gracefully");
-                let v = self.run_on_stop(v, None);
+                let v = self.run_on_stop(v, None, Some(&name));
                 st = self.lock();
                 st.value = Some(v);
             } else {
