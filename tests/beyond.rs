@@ -272,6 +272,27 @@ fn stopping_the_controller_stops_released_tasks_and_cancels_queued_ones() {
     assert!(matches!(queued.join(), Err(TaskError::Cancelled { .. })));
 }
 
+#[test]
+fn a_nested_groups_tasks_are_in_its_parents_stop_report() {
+    let inner = LoopController::new().named("Inner");
+    let outer = LoopController::new().named("Outer");
+    outer.add(&inner);
+    outer.start();
+    outer.maintain_loops();
+    let (started_tx, started) = unbounded();
+    let task = inner
+        .spawn_task("inner-task", move |ctx| {
+            started_tx.send(()).unwrap();
+            Ok::<_, String>(ctx.sleep(Duration::from_secs(3600)))
+        })
+        .unwrap();
+    started.recv_timeout(BOUND).unwrap();
+    let report = outer.stop_with_report();
+    assert_eq!(report.stopped, ["inner-task"], "{report}");
+    assert!(report.is_clean());
+    assert!(!task.join().unwrap(), "stopped before its sleep ended");
+}
+
 // ---- Dependency order ----
 
 #[test]

@@ -87,8 +87,9 @@ pub(crate) trait Member: Send + Sync {
     fn finish_stop(&self, begun: StopBegun, signalled: Instant) -> bool;
     /// [`finish_stop`](Self::finish_stop), adding each loop's outcome to `report`.
     fn finish_stop_into(&self, begun: StopBegun, signalled: Instant, report: &mut StopReport);
-    /// Ends any supervisor thread of its own (nested groups).
-    fn shutdown(&self) {}
+    /// Ends any supervisor thread and tasks of its own (nested groups), adding the tasks'
+    /// outcomes to `report`.
+    fn shutdown(&self, _report: &mut StopReport) {}
     fn is_alive(&self) -> bool;
     fn is_stalled(&self) -> bool;
     fn clear_failures(&self);
@@ -728,8 +729,8 @@ impl Member for Owner {
     fn finish_stop_into(&self, begun: StopBegun, signalled: Instant, report: &mut StopReport) {
         self.ctrl.finish_stop_into(begun, signalled, report);
     }
-    fn shutdown(&self) {
-        self.ctrl.shutdown();
+    fn shutdown(&self, report: &mut StopReport) {
+        self.ctrl.shutdown(report);
     }
     fn is_alive(&self) -> bool {
         Member::is_alive(&*self.ctrl)
@@ -1248,7 +1249,7 @@ impl Ctrl {
         self.stop_tasks(&mut report);
         self.stop_members_report(true, &mut report);
         for (_, member) in self.members() {
-            member.shutdown();
+            member.shutdown(&mut report);
         }
         self.stop_supervisor();
         self.set_green(true);
@@ -1364,10 +1365,10 @@ impl Member for Ctrl {
         clean
     }
 
-    fn shutdown(&self) {
-        self.stop_tasks(&mut StopReport::default());
+    fn shutdown(&self, report: &mut StopReport) {
+        self.stop_tasks(report);
         for (_, member) in self.members() {
-            member.shutdown();
+            member.shutdown(report);
         }
         self.stop_supervisor();
     }
