@@ -388,6 +388,10 @@ fn status_reports_cycles_restarts_and_time_in_the_current_cycle() {
     assert_eq!(status.thread_name.as_deref(), Some("Alpha_1"));
     assert_eq!(status.restarts, 1, "one thread started after the first");
     assert_eq!(status.cycles, 1, "cycles count the current thread's");
+    assert_eq!(
+        status.total_cycles, 3,
+        "total_cycles count every thread's: 2 + 1"
+    );
     assert!(h.stop());
     assert_eq!(h.status().restarts, 1);
 }

@@ -30,6 +30,12 @@ fn the_call_after_max_failures_exceeds_the_budget_and_the_count_restarts() {
     assert!(!h.failure());
     assert!(!h.failure());
     assert!(h.failure(), "and exceeds again after another 4");
+    let status = h.status();
+    assert_eq!(status.failures, 0);
+    assert_eq!(
+        status.total_failures, 8,
+        "the lifetime count never starts again"
+    );
 }
 
 #[test]

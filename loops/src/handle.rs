@@ -189,6 +189,10 @@ struct State {
     last_thread_name: Option<Arc<str>>,
     /// Cycle counter of the current or most recent thread.
     cycles: Arc<AtomicU64>,
+    /// Cycles begun by the threads before that one.
+    cycles_before: u64,
+    /// Every failure counted since the handle was made.
+    total_failures: u64,
     /// The cycle count last observed (by `status` or the watchdog) and when it was first seen:
     /// how long the current cycle has run, at least, without a clock read per cycle.
     observed: (u64, Instant),
@@ -517,6 +521,8 @@ impl LoopOwner {
                     generations: 0,
                     last_thread_name: None,
                     cycles: Arc::new(AtomicU64::new(0)),
+                    cycles_before: 0,
+                    total_failures: 0,
                     observed: (0, Instant::now()),
                     stalled: None,
                     failures: Failures::new(),
@@ -765,6 +771,9 @@ impl Inner {
                 }
                 st.generations += 1;
                 st.last_thread_name = Some(name.clone());
+                // The thread before this one begins no more cycles (it ended, or was
+                // abandoned, and an abandoned thread never begins another).
+                st.cycles_before += st.cycles.load(Ordering::Relaxed);
                 st.cycles = cycles;
                 st.observed = (0, Instant::now());
                 st.stalled = None;
@@ -1164,6 +1173,7 @@ impl Inner {
             st.last_error = Some(e.message().to_owned());
         }
         let (n, exceeded) = st.failures.record(&self.config);
+        st.total_failures += 1;
         let name = st.display_name(&self.config);
         // With `stop_on_failure`, which thread stops is decided here, under the same lock as
         // the event to the supervisor: a reset that restarts the loop before this call goes on
@@ -1235,6 +1245,8 @@ impl Inner {
             max_failures: self.config.max_failures,
             restarts: st.generations.saturating_sub(1),
             cycles,
+            total_cycles: st.cycles_before + cycles,
+            total_failures: st.total_failures,
             since_cycle_began: (alive && cycles > 0).then(|| now.duration_since(st.observed.1)),
             abandoned_threads: st.abandoned.len(),
             last_error: st.last_error.clone(),

@@ -60,6 +60,11 @@ pub struct LoopStatus {
     pub restarts: u64,
     /// Cycles begun by the current or most recent thread.
     pub cycles: u64,
+    /// Cycles begun by every thread of the loop since its handle was made.
+    pub total_cycles: u64,
+    /// Every failure counted since the handle was made (`failures` starts again at 0 when
+    /// the budget is exceeded or a group reset clears it; this does not).
+    pub total_failures: u64,
     /// While its thread is alive: how long its current cycle has run, *at least*. No clock is
     /// read per cycle, so this counts from the first time this cycle was observed (by a
     /// `status` call or the `cycle_timeout` watchdog); it only ever under-reports.
