@@ -737,10 +737,57 @@ fn nested_controllers_restart_and_stop_in_order() {
     assert_eq!(health.members.len(), 3);
     assert!(matches!(&health.members[1], MemberHealth::Group(g) if g.name == "Inner"));
     assert!(health.to_string().contains("Fragile_1"), "{health}");
-    // Stop: reverse order; the inner supervisor stops too.
+    // Stop: reverse order, the nested group as one member; the inner supervisor stops too.
     assert!(outer.stop());
     assert!(!outer.has_alive_loops());
     assert_eq!(inner.health().supervisor, None);
+    let (last, leaf, first) = (
+        last_log.seq_of("on_stop", 0),
+        leaf_log.seq_of("on_stop", 1),
+        first_log.seq_of("on_stop", 0),
+    );
+    assert!(last < leaf && leaf < first, "stopped out of order");
+}
+
+#[test]
+fn a_parents_reset_restarts_a_nested_group_in_declaration_order() {
+    // Outer [a, Inner [b, c], d]: d exceeds its budget; the reset stops d, c, b, a (reverse)
+    // and starts a, b, c, d again (declaration order).
+    let outer = LoopController::new().named("Outer");
+    let (_a, a) = member(&outer);
+    let inner = LoopController::new().named("Inner");
+    let (_b, b) = member(&inner);
+    let (_c, c) = member(&inner);
+    outer.add(&inner);
+    let (d_handle, d) = fragile(&outer);
+    outer.start();
+    outer.maintain_loops();
+    let logs = [&a, &b, &c, &d];
+    for log in logs {
+        log.wait_for("cycle", 1);
+    }
+    assert!(d_handle.failure());
+    for log in logs {
+        log.wait_for("on_thread_start", 2);
+    }
+    green(&outer);
+    // All are asked at once, so their threads end in any order; `on_stop` and `on_start` run
+    // on the supervisor, one member after another.
+    let stops: Vec<u64> = logs.iter().map(|l| l.seq_of("on_stop", 0)).collect();
+    let starts: Vec<u64> = logs.iter().map(|l| l.seq_of("on_start", 1)).collect();
+    assert!(
+        stops.windows(2).all(|w| w[0] > w[1]),
+        "stopped in reverse order: {stops:?}"
+    );
+    assert!(
+        starts.windows(2).all(|w| w[0] < w[1]),
+        "restarted in declaration order: {starts:?}"
+    );
+    assert!(
+        stops.iter().max() < starts.iter().min(),
+        "all stopped before any restart"
+    );
+    outer.stop();
 }
 
 #[test]
