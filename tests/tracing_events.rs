@@ -331,3 +331,29 @@ fn a_restart_from_inside_that_a_stop_overrides_is_an_event_with_the_thread_name(
     );
     assert_eq!(event.level, tracing::Level::DEBUG);
 }
+
+#[test]
+fn a_panic_in_on_reset_is_an_event_with_its_message_and_the_supervisor_thread() {
+    let capture = capture();
+    struct Trigger;
+    #[superloop(grace = "20s", max_failures = 0)]
+    impl Trigger {
+        fn cycle(&mut self, ctx: &Ctx) {
+            ctx.sleep(Duration::from_secs(3600));
+        }
+    }
+    let c = LoopController::new()
+        .named("Resetting")
+        .on_reset(|| panic!("on_reset exploded"));
+    let h = c.new_loop(Trigger);
+    c.start();
+    c.maintain_loops();
+    assert!(h.failure());
+    capture.expect(
+        "panic in on_reset: on_reset exploded; restarting anyway",
+        "Resetting_0",
+    );
+    assert!(c.wait_green(BOUND), "the reset went on after the panic");
+    assert_eq!(h.thread_name().as_deref(), Some("Trigger_1"));
+    c.stop();
+}
