@@ -406,6 +406,13 @@ impl<T: SuperLoop> LoopHandle<T> {
     }
 }
 
+/// Same as [`LoopHandle::new`]: `let feed: LoopHandle<Feed> = Feed.into();`.
+impl<T: SuperLoop> From<T> for LoopHandle<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
 impl<T: SuperLoop> Clone for LoopHandle<T> {
     fn clone(&self) -> Self {
         LoopHandle {

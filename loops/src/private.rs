@@ -126,13 +126,14 @@ pub use crate::{GroupHealth, GroupMember, LoopController, MemberRef, Strategy, S
 // the user's path; and a closure that is `Send + Sync` is accepted too.
 
 /// What `on_reset = …` of `loop_group!` accepts: a function that takes nothing and returns
-/// `()` (a `fn()`, or a closure that can be shared between threads).
+/// `()` (a `fn()`, or a closure that can be shared between threads). `Args` is `()` for every
+/// type that implements it.
 #[diagnostic::on_unimplemented(
     message = "`on_reset` must be a function that takes no arguments and returns `()`, not `{Self}`",
     label = "expected a `fn()` here",
     note = "write `fn log_reset() {{ … }}` and `on_reset = log_reset`: it runs on the supervisor thread during every reset, after the members have stopped and before they start again"
 )]
-pub trait OnReset: Send + Sync + 'static {
+pub trait OnReset<Args>: Send + Sync + 'static {
     /// Runs the callback.
     fn call(&self);
 }
@@ -140,17 +141,34 @@ pub trait OnReset: Send + Sync + 'static {
 // `do_not_recommend`: a function of the wrong type gets `OnReset`'s message, which says what
 // `on_reset` takes, rather than `Fn`'s.
 #[diagnostic::do_not_recommend]
-impl<F: Fn() + Send + Sync + 'static> OnReset for F {
+impl<F: Fn() + Send + Sync + 'static> OnReset<()> for F {
     #[inline(always)]
     fn call(&self) {
         self()
     }
 }
 
+// A second impl, which no type can use, for rustc's sake. With one impl, rustc takes it for
+// granted and then asks whether `F: Fn()`; for a function with arguments that fails as a
+// mismatch of argument counts, reported as rustc's own E0593 ("function is expected to take 0
+// arguments"), without our message or note. With two, `Args` is left to infer: rustc tries
+// each impl, none holds, and the error is `OnReset`'s.
+impl<F: Unreachable + Send + Sync + 'static> OnReset<UnreachableArgs> for F {
+    fn call(&self) {
+        unreachable!("no type implements `Unreachable`")
+    }
+}
+
+/// No type implements it: the bound of `OnReset`'s second impl.
+pub trait Unreachable {}
+
+/// The `Args` of `OnReset`'s second impl.
+pub enum UnreachableArgs {}
+
 /// The `on_reset` callback of a group, checked against [`OnReset`]; generated code calls it
 /// spanned on the user's path, and its result always fits `LoopController::on_reset`, so a
 /// wrong type is one error there.
-pub fn on_reset_hook<F: OnReset>(f: F) -> Box<dyn Fn() + Send + Sync + 'static> {
+pub fn on_reset_hook<F: OnReset<Args>, Args>(f: F) -> Box<dyn Fn() + Send + Sync + 'static> {
     Box::new(move || f.call())
 }
 

@@ -1,4 +1,4 @@
-// Three mistakes, three errors, in one build.
+// Four mistakes, four errors, in one build: each is reported, none hides another.
 use superloops::prelude::*;
 
 struct Feed;

@@ -57,22 +57,15 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
     });
     let field_types = members.iter().map(|m| handle_type(&m.ty));
     let param_types = members.iter().map(|m| &m.ty);
-    let into_members = members
+    let joins = members
         .iter()
         .zip(&fields)
-        .map(|(member, field)| into_member(member, field));
+        .map(|(member, field)| join_member(member, field));
     let settings = settings(&name, ident.span(), &plan.options);
     let resets_check = (plan.check_resets && !members.is_empty()).then(|| {
         let check = resets_check(&group.ident, &members);
         quote!(#(#cfgs)* #check)
     });
-    // Spanned on the group's name: when a member is no member type (reported on it), rustc
-    // also reports the group's own signature, and it should point inside the invocation.
-    let into_self = quote_spanned! {ident.span()=>
-        fn into_member(self) -> Self {
-            self
-        }
-    };
     // `on_reset` goes to the controller rather than `GroupSettings` (a `fn()`): through
     // `on_reset_hook`, a callback of the wrong type gets one error, with our message, on it.
     let on_reset = plan.options.on_reset.as_ref().map(|expr| {
@@ -111,7 +104,7 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
                 let #controller = #settings.controller();
                 #on_reset
                 #tasks
-                #(#into_members)*
+                #(#joins)*
                 Self {
                     #(#fields,)*
                     #controller,
@@ -175,10 +168,11 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
         /// A group can be a member of another group: a supervision tree.
         #(#cfgs)*
         #[automatically_derived]
+        // Not offered as the example of a member in the error about a type that is none.
+        #[diagnostic::do_not_recommend]
         impl ::superloops::__private::GroupMember for #ident {
             type Handle = Self;
             const RESETS_GLOBALLY: ::superloops::__private::bool = true;
-            #into_self
         }
 
         #resets_check
@@ -224,16 +218,16 @@ fn handle_type(ty: &Type) -> TokenStream {
     quote!(#prefix #handle)
 }
 
-/// `let field = <Type as GroupMember>::into_member(field); controller.add(&field);`, the
-/// conversion spanned over the user's type.
-fn into_member(member: &Member, field: &Ident) -> TokenStream {
+/// `let field = <Type as GroupMember>::__join(field, &controller);`: wraps the member and adds
+/// it to the controller in one call, spanned over the user's type, so that nothing else in
+/// `new` asks whether the type is a member.
+fn join_member(member: &Member, field: &Ident) -> TokenStream {
     let (prefix, last) = as_member(&member.ty);
-    let method = Ident::new("into_member", last);
-    let args = quote_spanned!(last=> (#field));
+    let method = Ident::new("__join", last);
     let controller = controller_field();
+    let args = quote_spanned!(last=> (#field, &#controller));
     quote! {
         let #field = #prefix #method #args;
-        ::superloops::__private::LoopController::add(&#controller, &#field);
     }
 }
 

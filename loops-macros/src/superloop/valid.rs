@@ -418,15 +418,29 @@ fn check_return(hook: Hook, sig: &Signature, ret: Option<&Type>, cx: &Ctxt) -> b
         Hook::OnStop | Hook::OnThreadStart | Hook::OnThreadStop => match ret {
             None => true,
             Some(ty) if is_unit(ty) => true,
-            Some(_) => {
-                cx.error_spanned_by(
-                    arrow_and_type(),
-                    format!(
-                        "`{name}` returns nothing, so its result would be lost: remove the \
-                         return type and write `{}`",
-                        hook.example()
-                    ),
-                );
+            Some(ty) => {
+                let example = hook.example();
+                let is_result = last_segment_is(ty, "Result");
+                // What the user likely meant by the value, when we can tell.
+                let msg =
+                    if hook == Hook::OnThreadStart && (is_result || last_segment_is(ty, "bool")) {
+                        format!(
+                            "`{name}` returns nothing, so its result would be lost: remove the \
+                         return type and write `{example}`; to decide whether the loop \
+                         starts, return `bool` or `Result<(), E>` from `on_start` instead"
+                        )
+                    } else if is_result {
+                        format!(
+                            "`{name}` returns nothing, so its result would be lost: handle or log \
+                         the error inside it, remove the return type and write `{example}`"
+                        )
+                    } else {
+                        format!(
+                            "`{name}` returns nothing, so its result would be lost: remove the \
+                         return type and write `{example}`"
+                        )
+                    };
+                cx.error_spanned_by(arrow_and_type(), msg);
                 false
             }
         },
