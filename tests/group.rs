@@ -499,8 +499,8 @@ fn task_options_reach_the_controller() {
     let capped = Capped::new(step("step", &log));
     capped.start();
     let (entered_tx, entered) = unbounded();
+    // On the group itself, as on its controller.
     let first = capped
-        .controller()
         .spawn_task("first", move |ctx| {
             entered_tx.send(()).unwrap();
             ctx.stopping().wait(); // runs until the group stops
@@ -508,9 +508,7 @@ fn task_options_reach_the_controller() {
         })
         .unwrap();
     entered.recv_timeout(BOUND).unwrap();
-    let second = capped
-        .controller()
-        .spawn_task("second", |_ctx| Ok::<_, String>(2));
+    let second = capped.spawn_task("second", |_ctx| Ok::<_, String>(2));
     assert!(
         matches!(second, Err(SpawnError::ThreadLimitReached { max: 1 })),
         "max_threads = 1: {second:?}"

@@ -117,7 +117,8 @@ pub fn superloop(args: TokenStream, input: TokenStream) -> TokenStream {
 /// | `stop(&self) -> bool` | every member (reverse order, each ended before the previous is asked), then the supervisor; true if no thread is left |
 /// | `health(&self) -> GroupHealth` | green light, resets, each member's status (`Display`: a table) |
 /// | `run_until_signal(&self)` | blocks until SIGINT or SIGTERM, then stops the group (Unix) |
-/// | `controller(&self) -> &LoopController` | everything else: `wait_green`, `resets`, `spawn_task`, … |
+/// | `spawn_task(&self, name, f)` | a supervised one-shot task, stopped with the group; its failure is the group's |
+/// | `controller(&self) -> &LoopController` | everything else: `wait_green`, `resets`, `stop_with_report`, … |
 /// | `Drop` | stops everything |
 /// | `GroupMember`, `Supervise` | so the group can be a member of another group |
 ///
@@ -133,7 +134,7 @@ pub fn superloop(args: TokenStream, input: TokenStream) -> TokenStream {
 /// | `within = "1m"` | the window of `max_restarts` (requires it) | `"60s"` |
 /// | `backoff = "10ms..30s"` | resets that follow each other closely wait the first delay, then twice as long each time, up to the cap; the first reset after a quiet spell is immediate | `"10ms..5s"` |
 /// | `on_reset = path` | a `fn()` run during every reset, after the members have stopped and before they start again (a closure that is `Send + Sync` works too) | none |
-/// | `max_threads = 4` | caps the tasks (`controller().spawn_task(…)`) running at once | no cap |
+/// | `max_threads = 4` | caps the tasks (`spawn_task(…)`) running at once | no cap |
 /// | `queue_tasks` | past `max_threads`, queue a task until a slot frees rather than refuse it (requires `max_threads`) | off |
 /// | `task_grace = "5s"` | how long `stop` waits for each running task | `"5s"` |
 ///

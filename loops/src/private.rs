@@ -13,8 +13,6 @@ pub use core::time::Duration;
 
 pub use crate::{Ctx, LoopConfig, LoopError, SuperLoop};
 
-use core::fmt::Display;
-
 /// What `cycle` may return: `()` or `Result<(), E>` with `E: Display`.
 #[diagnostic::on_unimplemented(
     message = "`cycle` must return `()` or `Result<(), E>` where `E: Display`, not `{Self}`",
@@ -175,3 +173,10 @@ pub fn on_reset_hook<F: OnReset<Args>, Args>(f: F) -> Box<dyn Fn() + Send + Sync
 // A group's `run_until_signal`.
 pub use crate::StopReport;
 pub use std::io::Result as IoResult;
+
+// A group's `spawn_task`.
+pub use crate::{SpawnError, TaskHandle};
+pub use core::convert::Into;
+pub use core::fmt::Display;
+pub use core::ops::FnOnce;
+pub use std::string::String;

@@ -17,6 +17,12 @@ struct Sync;
 struct Sized;
 struct Drop;
 struct Duration;
+struct Into;
+struct FnOnce;
+struct Display;
+struct TaskHandle;
+struct SpawnError;
+struct Ctx;
 struct LoopController;
 struct GroupSettings;
 struct GroupMember;
@@ -57,4 +63,9 @@ fn main() {
     let tree = Tree::new(Pool::new(Worker, Worker));
     let _ = tree.pool.health();
     let _ = tree.controller();
+    let task = tree
+        .pool
+        .spawn_task("sum", |_ctx| ::core::result::Result::<i64, &str>::Ok(2 + 2))
+        .unwrap();
+    ::std::assert_eq!(task.join().unwrap(), 4);
 }

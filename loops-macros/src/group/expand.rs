@@ -135,6 +135,30 @@ pub(crate) fn group(group: &Group, plan: &Plan) -> TokenStream {
                 ::superloops::__private::LoopController::run_until_signal(&self.#controller)
             }
 
+            /// Runs `f` once on a supervised thread named `name`, stopped with the group:
+            /// `LoopController::spawn_task` on the group's controller. The task's failure (an
+            /// `Err`, a panic, `ctx.failure()`) counts as a failure of the group and brings
+            /// it through a reset under its strategy; `join` returns the value or the error.
+            pub fn spawn_task<__R, __E, __F>(
+                &self,
+                name: impl ::superloops::__private::Into<::superloops::__private::String>,
+                f: __F,
+            ) -> ::superloops::__private::Result<
+                ::superloops::__private::TaskHandle<__R>,
+                ::superloops::__private::SpawnError,
+            >
+            where
+                __R: ::superloops::__private::Send + 'static,
+                __E: ::superloops::__private::Display,
+                __F: ::superloops::__private::FnOnce(
+                        &::superloops::__private::Ctx,
+                    ) -> ::superloops::__private::Result<__R, __E>
+                    + ::superloops::__private::Send
+                    + 'static,
+            {
+                ::superloops::__private::LoopController::spawn_task(&self.#controller, name, f)
+            }
+
             /// A snapshot of the group: its green light, its resets and the status of each
             /// member, in declaration order. `Display` prints it as a table.
             pub fn health(&self) -> ::superloops::__private::GroupHealth {
