@@ -341,8 +341,9 @@ fn a_member_whose_thread_keeps_ending_is_restarted_with_backoff_up_to_the_cap() 
     );
 }
 
-/// Ignores stop until released; says when it is asked to stop.
+/// Ignores stop until released; says when it is listening, and when it is asked to stop.
 struct Deaf {
+    ready: Sender<()>,
     asked: Sender<usize>,
     release: Receiver<()>,
     id: usize,
@@ -357,6 +358,7 @@ impl Deaf {
             ctx.stopping().then(move || {
                 let _ = asked.send(id);
             });
+            let _ = self.ready.send(());
         }
         if self.release.recv().is_err() {
             ctx.sleep(Duration::from_secs(3600)); // released: now it listens
@@ -370,10 +372,12 @@ fn a_reset_asks_every_member_to_stop_before_waiting_for_any() {
     // grace after another would ask the second only after a minute.
     let c = LoopController::new();
     let (asked_tx, asked) = unbounded();
+    let (ready_tx, ready) = unbounded();
     let (release, release_rx) = unbounded::<()>();
     let deaf: Vec<_> = (0..3)
         .map(|id| {
             c.new_loop(Deaf {
+                ready: ready_tx.clone(),
                 asked: asked_tx.clone(),
                 release: release_rx.clone(),
                 id,
@@ -386,6 +390,11 @@ fn a_reset_asks_every_member_to_stop_before_waiting_for_any() {
     c.start();
     c.maintain_loops();
     log.wait_for("cycle", 1);
+    for _ in 0..3 {
+        ready
+            .recv_timeout(BOUND)
+            .expect("every member listens for its stop");
+    }
     assert!(trigger.failure());
     let mut ids: Vec<usize> = (0..3)
         .map(|_| {
