@@ -55,7 +55,43 @@
 //!
 //! *Every thread ends.* The process's threads are counted through `/proc/self/task` before
 //! the tree is built and after everything is stopped and dropped; the count must come back
-//! (within a bounded wait: abandoned threads end when their blocking returns).
+//! (within a bounded wait: abandoned threads end when their blocking returns). The crate's
+//! process-wide `superloops-timer` and `superloops-watchdog` threads, started on first use of
+//! `Signal::after` and `cycle_timeout`, never end: they are counted apart, by name (each at
+//! most once), not folded into the baseline.
+//!
+//! *Supervised tasks.* The hammers also call `spawn_task` on the four controllers (two built
+//! with `max_threads(n)`, two with `max_threads(n).queue_tasks()`, each with a short
+//! `task_grace`), with a body the RNG chooses: return a value, return `Err`, panic, call
+//! `ctx.failure()`, sleep on the context until stopped, or ignore the stop past the task grace.
+//! Each handle is joined at once, kept and joined later (every join is a watched call: a join
+//! that hangs is a deadlock), released, or dropped; the ones kept at the end are joined after
+//! the final stop.
+//! - `join` returns what the body chose (the body records its choice just before it returns
+//!   or panics): its value, `Failed` or `Panicked` with its message, or `Cancelled` — only for
+//!   a task of a queueing controller whose body never began.
+//! - A controller never has more tasks inside their bodies at once than its `max_threads`
+//!   (counted in the bodies), except tasks whose stop token went on at least `task_grace`
+//!   before: those may have been abandoned by a stop (the task-side twin of the rule for loop
+//!   threads above: a task that is merely *stopping* still holds its slot).
+//! - A refusal (`ThreadLimitReached`) comes only from a controller that does not queue, with
+//!   its own `max`; `running_tasks()` never exceeds `max_threads`.
+//! - When the final stop returns, every task still in its body has been signalled; then every
+//!   task ends (the bodies and the closures holding them are counted) and its thread with it.
+//!
+//! *`cycle_timeout`.* Two loop types (`Watched`, `Sentinel`) have a short `cycle_timeout`, so
+//! the chaos's blocked cycles are reported stalled and counted as failures during the run (the
+//! reports are counted through a `tracing` subscriber that sees only the runtime's warnings).
+//! A stall is a *cycle's*: a thread still in `on_thread_start`, before its first cycle, must
+//! never be reported stalled.
+//!
+//! *Timers.* A quarter of the cycles wait on `ctx.stopping() | Signal::after(d)` or
+//! `ctx.stopping() & Signal::after(d)` rather than `ctx.sleep`: combined once per thread (see
+//! the README on combining) and renewed only after the timer has fired, so the shared timer
+//! thread serves a few hundred timers under the chaos. Sleeping tasks wait on such a
+//! combination too. A timer never fires before its deadline (checked in a `then` callback on
+//! the timer thread, and at each wake-up), `&` never goes on before both sides have, and a timer
+//! still off 10 s past its deadline is a violation.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -65,7 +101,7 @@ use std::time::{Duration, Instant};
 
 use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::prelude::*;
-use superloops::{LoopConfig, LoopError, SuperLoop};
+use superloops::{LoopConfig, LoopError, SpawnError, SuperLoop};
 
 /// A hammer call (or the final stop) that takes longer is a deadlock.
 const CALL_BOUND: Duration = Duration::from_secs(30);
@@ -121,6 +157,37 @@ struct Tally {
     /// Hammer `stop`s that returned false: a thread was abandoned (or was already).
     unclean_stops: AtomicU64,
     superseded_cycles: AtomicU64,
+    // Supervised tasks.
+    tasks_spawned: AtomicU64,
+    /// `ThreadLimitReached` from a controller that does not queue.
+    tasks_refused: AtomicU64,
+    /// `SpawnError::Spawn`: the OS would not create the thread.
+    tasks_os_refused: AtomicU64,
+    /// Spawns skipped because [`MAX_LIVE_TASKS`] tasks were live.
+    tasks_skipped: AtomicU64,
+    task_joins: AtomicU64,
+    task_releases: AtomicU64,
+    task_drops: AtomicU64,
+    joined_ok: AtomicU64,
+    joined_failed: AtomicU64,
+    joined_panicked: AtomicU64,
+    joined_cancelled: AtomicU64,
+    /// Sleeping tasks that ended because they were stopped, or because their bound passed.
+    tasks_stopped: AtomicU64,
+    tasks_slept_out: AtomicU64,
+    /// Tasks that went on past the task grace after their stop.
+    tasks_blocked_past_grace: AtomicU64,
+    /// Peak of tasks inside their bodies on one controller, in excess of its `max_threads`,
+    /// excused because the excess had been stopped `task_grace` before.
+    task_excused_overlaps: AtomicU64,
+    // Timers.
+    timer_arms: AtomicU64,
+    timer_waits: AtomicU64,
+    timers_fired: AtomicU64,
+    /// The latest a `Signal::after` fired after its deadline, in microseconds.
+    timer_max_late_us: AtomicU64,
+    /// Cycles of loops with a `cycle_timeout` that slept past it on purpose.
+    slow_cycles: AtomicU64,
 }
 
 struct World {
@@ -135,6 +202,9 @@ struct World {
     /// Every controller of the tree, for `health()` probes from hooks. Cleared at the end
     /// (it makes a reference cycle: controllers own the values that reach the world).
     controllers: Mutex<Vec<LoopController>>,
+    /// Task closures not yet dropped (queued, running, or refused and not yet dropped).
+    tasks_live: AtomicUsize,
+    next_task: AtomicU64,
 }
 
 impl World {
@@ -238,6 +308,8 @@ struct Track {
     newest: AtomicU64,
     /// The loop's handle, for calls from inside. Cleared at the end (a reference cycle).
     handle: Mutex<Option<Arc<dyn Ops>>>,
+    /// The type's `cycle_timeout`.
+    cycle_timeout: Option<Duration>,
 }
 
 impl Track {
@@ -272,6 +344,8 @@ struct Chaotic {
     last_thread: Option<u64>,
     /// The stop token was on when this thread's last cycle returned.
     returned_stopping: bool,
+    /// This thread's timer, combined with its stop token (see [`ThreadTimer`]).
+    timer: Option<ThreadTimer>,
 }
 
 impl Chaotic {
@@ -282,6 +356,7 @@ impl Chaotic {
             thread: None,
             last_thread: None,
             returned_stopping: false,
+            timer: None,
         }
     }
 
@@ -383,7 +458,9 @@ impl Chaotic {
     }
 
     fn on_thread_start(&mut self) {
+        let began = Instant::now();
         let g = current_generation();
+        self.timer = None;
         if !self.started {
             self.track
                 .violation(format!("thread {g} started on a value that is not started"));
@@ -421,6 +498,7 @@ impl Chaotic {
                 _ => {}
             }
         }
+        self.check_no_stall_before_first_cycle(began);
         self.thread = Some(g);
         self.track
             .thread_starts_returned
@@ -437,6 +515,7 @@ impl Chaotic {
             ));
         }
         self.thread = None;
+        self.timer = None;
         self.track.threads.lock().unwrap().remove(&g);
         let mut rng = self.world().rng();
         if !self.world().calm() {
@@ -447,6 +526,30 @@ impl Chaotic {
                 15..=19 => self.block(&mut rng),
                 _ => {}
             }
+        }
+    }
+
+    /// A `cycle_timeout` watches cycles: a thread that has begun none, still in
+    /// `on_thread_start` however long that takes, must not be reported stalled.
+    fn check_no_stall_before_first_cycle(&self, began: Instant) {
+        let Some(timeout) = self.track.cycle_timeout else {
+            return;
+        };
+        let took = began.elapsed();
+        if took < timeout {
+            return;
+        }
+        let Some(ops) = self.track.ops() else { return };
+        let st = ops.status();
+        let me = thread::current().name().map(str::to_owned);
+        // `thread_name` is ours: we are the loop's current thread, and `status` reports our
+        // stall only, whose cycle count is still 0.
+        if st.thread_name == me && st.state == LoopState::Stalled && st.cycles == 0 {
+            self.track.violation(format!(
+                "thread {} reported stalled before its first cycle, in on_thread_start \
+                 (which has run {took:?}; cycle_timeout {timeout:?}): {st}",
+                me.unwrap_or_default()
+            ));
         }
     }
 
@@ -581,11 +684,128 @@ impl Chaotic {
                 }
             }
             130..=159 => self.lock_probe(&mut rng),
+            160..=199 => {
+                // A slow call that heeds stop: past the cycle_timeout, a stall to report.
+                if let Some(timeout) = self.track.cycle_timeout {
+                    tally.slow_cycles.fetch_add(1, Ordering::Relaxed);
+                    ctx.sleep(timeout + rng.range_ms(5, 40));
+                }
+            }
             _ => {}
         }
-        ctx.sleep(rng.range_ms(1, 8));
+        if rng.below(4) == 0 {
+            self.timed_wait(ctx, &mut rng);
+        } else {
+            ctx.sleep(rng.range_ms(1, 8));
+        }
         Ok(())
     }
+
+    /// Waits a few milliseconds on this thread's `stop | timer` (or `stop & timer`), armed
+    /// once and renewed only once its timer has fired, and checks what woke it.
+    fn timed_wait(&mut self, ctx: &Ctx, rng: &mut Rng) {
+        let track = self.track.clone();
+        let world = &track.world;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| ThreadTimer::arm(ctx.stopping(), rng, world, &track.label));
+        let wait = rng.range_ms(1, 8);
+        if rng.below(4) == 0 {
+            timer.both.wait_timeout(wait);
+        } else {
+            timer.either.wait_timeout(wait);
+        }
+        world.tally.timer_waits.fetch_add(1, Ordering::Relaxed);
+        if timer.check(ctx.stopping(), world, &track.label) {
+            world.tally.timers_fired.fetch_add(1, Ordering::Relaxed);
+            self.timer = None;
+        }
+    }
+}
+
+/// A timer still off this long after its deadline has been lost.
+const TIMER_LOST: Duration = Duration::from_secs(10);
+
+/// A thread's timer: `stop | after(d)` and `stop & after(d_both)`, made once.
+struct ThreadTimer {
+    armed: Instant,
+    d: Duration,
+    d_both: Duration,
+    either: Signal,
+    both: Signal,
+}
+
+impl ThreadTimer {
+    fn arm(stop: &Signal, rng: &mut Rng, world: &Arc<World>, label: &str) -> Self {
+        world.tally.timer_arms.fetch_add(1, Ordering::Relaxed);
+        let (d, d_both) = (rng.range_ms(2, 60), rng.range_ms(2, 60));
+        let armed = Instant::now();
+        let after = timer_checked(d, world, label);
+        ThreadTimer {
+            armed,
+            d,
+            d_both,
+            either: stop.clone() | after,
+            both: stop.clone() & timer_checked(d_both, world, label),
+        }
+    }
+
+    /// Checks the signals against the clock; true when the timer (not the stop) woke `either`.
+    fn check(&self, stop: &Signal, world: &World, label: &str) -> bool {
+        let before = Instant::now();
+        // Combined first, stop second: `go` sets the stop flag before it fires the links, so
+        // a combination on because of the stop is seen with the stop on.
+        let either = self.either.is_go();
+        let both = self.both.is_go();
+        let stopping = stop.is_go();
+        let after = Instant::now();
+        if either && !stopping && after < self.armed + self.d {
+            world.violation(format!(
+                "{label}: stop | Signal::after({:?}) went on after {:?}, with no stop",
+                self.d,
+                after - self.armed
+            ));
+        }
+        if both && (!stopping || after < self.armed + self.d_both) {
+            world.violation(format!(
+                "{label}: stop & Signal::after({:?}) went on after {:?}, stop {}",
+                self.d_both,
+                after - self.armed,
+                if stopping { "on" } else { "off" }
+            ));
+        }
+        if !either && !stopping && before > self.armed + self.d + TIMER_LOST {
+            world.violation(format!(
+                "{label}: Signal::after({:?}) still off {:?} after it was made",
+                self.d,
+                before - self.armed
+            ));
+        }
+        either && !stopping
+    }
+}
+
+/// `Signal::after(d)`, checked on the timer thread when it fires: never before its deadline.
+/// Records how late it fired.
+fn timer_checked(d: Duration, world: &Arc<World>, label: &str) -> Signal {
+    let made = Instant::now();
+    let timer = Signal::after(d);
+    let (w, label) = (Arc::downgrade(world), label.to_owned());
+    timer.then(move || {
+        let Some(world) = w.upgrade() else { return };
+        let took = made.elapsed();
+        if took < d {
+            world.violation(format!(
+                "{label}: Signal::after({d:?}) went on after {took:?}"
+            ));
+        }
+        let late = took.saturating_sub(d).as_micros() as u64;
+        world
+            .tally
+            .timer_max_late_us
+            .fetch_max(late, Ordering::Relaxed);
+    });
+    timer
 }
 
 impl Drop for Chaotic {
@@ -682,6 +902,23 @@ chaos_type!(
         .stack_size(256 * 1024)
         .stop_on_failure(true)
 );
+// The chaos's blocked cycles (10–250 ms) run past these timeouts: stalls are reported.
+chaos_type!(
+    Watched,
+    LoopConfig::new("Watched")
+        .grace(ms(60))
+        .max_failures(6)
+        .cycle_timeout(ms(40))
+);
+chaos_type!(
+    Sentinel,
+    LoopConfig::new("Sentinel")
+        .grace(ms(30))
+        .max_failures(3)
+        .within(ms(300))
+        .reset_globally(false)
+        .cycle_timeout(ms(25))
+);
 
 // ---------------------------------------------------------------------------------------
 // Building the tree.
@@ -708,6 +945,7 @@ fn add_loop<T: SuperLoop>(
         threads: Mutex::new(BTreeMap::new()),
         newest: AtomicU64::new(0),
         handle: Mutex::new(None),
+        cycle_timeout: T::CONFIG.cycle_timeout,
     });
     let handle: LoopHandle<T> = if from_fn {
         let t = track.clone();
@@ -735,7 +973,7 @@ fn add_random_loop(
     i: usize,
 ) -> Loop {
     let from_fn = rng.below(10) < 4;
-    let kind = rng.below(8);
+    let kind = rng.below(10);
     let label = format!("{where_}[{i}]{}", if from_fn { " (from_fn)" } else { "" });
     match kind {
         0 => add_loop(world, parent, format!("Brisk {label}"), from_fn, Brisk),
@@ -751,7 +989,15 @@ fn add_random_loop(
         ),
         5 => add_loop(world, parent, format!("Patient {label}"), from_fn, Patient),
         6 => add_loop(world, parent, format!("Hasty {label}"), from_fn, Hasty),
-        _ => add_loop(world, parent, format!("Small {label}"), from_fn, Small),
+        7 => add_loop(world, parent, format!("Small {label}"), from_fn, Small),
+        8 => add_loop(world, parent, format!("Watched {label}"), from_fn, Watched),
+        _ => add_loop(
+            world,
+            parent,
+            format!("Sentinel {label}"),
+            from_fn,
+            Sentinel,
+        ),
     }
 }
 
@@ -759,6 +1005,8 @@ struct Tree {
     root: LoopController,
     /// Every controller, root first.
     controllers: Vec<LoopController>,
+    /// Each controller's task settings and tasks, in the same order.
+    pools: Vec<Arc<TaskPool>>,
     loops: Vec<Loop>,
 }
 
@@ -782,24 +1030,37 @@ fn on_reset_chaos(world: &Arc<World>) -> impl Fn() + Send + Sync + 'static {
 ///                     │                      └─ Leaf (rest_for_one, max_restarts 3/500ms) ─ 12 loops
 ///                     ├─ MidB (rest_for_one) ─ 16 loops
 ///                     └─ 8 loops
+///
+/// Two controllers (every other one, from a random first) queue tasks past `max_threads`;
+/// the other two refuse them.
 fn build_tree(world: &Arc<World>, rng: &mut Rng) -> Tree {
     let backoff = (ms(1), ms(20));
-    let root = LoopController::new()
+    let first_queue = rng.below(2);
+    let pools: Vec<Arc<TaskPool>> = ["Root", "MidA", "Leaf", "MidB"]
+        .iter()
+        .zip(0..)
+        .map(|(name, i)| Arc::new(TaskPool::random(name, i % 2 == first_queue, rng)))
+        .collect();
+    let root = pools[0]
+        .apply(LoopController::new())
         .named("Root")
         .strategy(Strategy::OneForAll)
         .backoff(backoff.0, backoff.1)
         .on_reset(on_reset_chaos(world));
-    let mid_a = LoopController::new()
+    let mid_a = pools[1]
+        .apply(LoopController::new())
         .named("MidA")
         .strategy(Strategy::OneForOne)
         .backoff(backoff.0, backoff.1)
         .on_reset(on_reset_chaos(world));
-    let leaf = LoopController::new()
+    let leaf = pools[2]
+        .apply(LoopController::new())
         .named("Leaf")
         .strategy(Strategy::RestForOne)
         .max_restarts(3, ms(500))
         .backoff(backoff.0, backoff.1);
-    let mid_b = LoopController::new()
+    let mid_b = pools[3]
+        .apply(LoopController::new())
         .named("MidB")
         .strategy(Strategy::RestForOne)
         .backoff(backoff.0, backoff.1);
@@ -828,6 +1089,7 @@ fn build_tree(world: &Arc<World>, rng: &mut Rng) -> Tree {
     Tree {
         root,
         controllers,
+        pools,
         loops,
     }
 }
@@ -914,6 +1176,94 @@ fn thread_count() -> usize {
         .unwrap_or(0)
 }
 
+/// The crate's process-wide threads, started on first use and never ended.
+const PERMANENT_THREADS: [&str; 2] = ["superloops-timer", "superloops-watchdog"];
+
+/// How many threads of the process run under each of [`PERMANENT_THREADS`]' names (as
+/// `/proc` shows them: cut to 15 bytes).
+fn permanent_threads() -> [usize; 2] {
+    let mut counts = [0; 2];
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for task in dir.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            for (count, name) in counts.iter_mut().zip(PERMANENT_THREADS) {
+                if comm.trim_end() == &name[..name.len().min(15)] {
+                    *count += 1;
+                }
+            }
+        }
+    }
+    counts
+}
+
+/// The process's threads, apart from the crate's permanent ones.
+fn transient_thread_count() -> usize {
+    thread_count() - permanent_threads().iter().sum::<usize>()
+}
+
+// ---------------------------------------------------------------------------------------
+// Runtime events the soak counts: a `tracing` subscriber that sees only the runtime's warnings.
+
+static STALL_REPORTS: AtomicU64 = AtomicU64::new(0);
+static TASKS_ABANDONED: AtomicU64 = AtomicU64::new(0);
+
+struct EventCounter;
+
+impl EventCounter {
+    fn wants(m: &tracing::Metadata<'_>) -> bool {
+        m.is_event() && *m.level() == tracing::Level::WARN && m.target().starts_with("superloops")
+    }
+}
+
+impl tracing::Subscriber for EventCounter {
+    fn register_callsite(
+        &self,
+        m: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if Self::wants(m) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+        Self::wants(m)
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::WARN)
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                if f.name() == "message" {
+                    self.0 = format!("{v:?}");
+                }
+            }
+        }
+        let mut m = Message(String::new());
+        event.record(&mut m);
+        if m.0.starts_with("Cycle stalled") {
+            STALL_REPORTS.fetch_add(1, Ordering::Relaxed);
+        } else if m.0.starts_with("Task abandoned") {
+            TASKS_ABANDONED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Installs [`EventCounter`] as the process's subscriber, once; false if another one is.
+fn count_runtime_events() -> bool {
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INSTALLED.get_or_init(|| tracing::subscriber::set_global_default(EventCounter).is_ok())
+}
+
 /// Every loop's status and every controller's health, collected on a helper thread (a
 /// deadlocked lock would block the collector, not the watchdog).
 fn dump(loops: &[(String, Arc<dyn Ops>)], controllers: &[LoopController]) -> String {
@@ -925,7 +1275,11 @@ fn dump(loops: &[(String, Arc<dyn Ops>)], controllers: &[LoopController]) -> Str
             let _ = tx.send(format!("{label}: {}\n", ops.status()));
         }
         for c in &controllers {
-            let _ = tx.send(format!("{}\n", c.health()));
+            let _ = tx.send(format!(
+                "{} (running_tasks {})\n",
+                c.health(),
+                c.running_tasks()
+            ));
         }
         let _ = tx.send(String::from("<end>"));
     });
@@ -982,23 +1336,461 @@ fn spawn_watchdog(
 }
 
 // ---------------------------------------------------------------------------------------
+// Supervised tasks.
+
+/// At most this many task closures live at once (queued, running, not yet dropped): bounds
+/// the queues, and so how long a join may wait for a slot (well under [`CALL_BOUND`]).
+const MAX_LIVE_TASKS: usize = 24;
+
+/// A controller's task settings, and the tasks inside their bodies on it.
+struct TaskPool {
+    name: String,
+    max: usize,
+    queue: bool,
+    grace: Duration,
+    /// Tasks inside their body, by id: when its stop token went on, once it has.
+    in_body: Mutex<BTreeMap<u64, Arc<Mutex<Option<Instant>>>>>,
+    peak: AtomicUsize,
+}
+
+impl TaskPool {
+    fn random(name: &str, queue: bool, rng: &mut Rng) -> Self {
+        TaskPool {
+            name: name.to_owned(),
+            max: 1 + rng.below(3) as usize + usize::from(queue),
+            queue,
+            grace: rng.range_ms(10, 50),
+            in_body: Mutex::new(BTreeMap::new()),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    /// Builds `controller` with these settings.
+    fn apply(&self, controller: LoopController) -> LoopController {
+        let c = controller.max_threads(self.max).task_grace(self.grace);
+        if self.queue {
+            c.queue_tasks()
+        } else {
+            c
+        }
+    }
+
+    /// A task's body begins: registers it and checks `max_threads` (see the module docs).
+    fn enter(self: &Arc<Self>, world: &World, id: u64, stop: &Signal) -> InBody {
+        let stopped_at = Arc::new(Mutex::new(None));
+        {
+            let at = stopped_at.clone();
+            // On the stopping thread, before the grace deadline is taken (or here, now, if
+            // the stop came first: later than the truth, so never excusing too early).
+            stop.then(move || *at.lock().unwrap() = Some(Instant::now()));
+        }
+        let mut in_body = self.in_body.lock().unwrap();
+        in_body.insert(id, stopped_at);
+        let n = in_body.len();
+        self.peak.fetch_max(n, Ordering::Relaxed);
+        if n > self.max {
+            let stopped: Vec<Duration> = in_body
+                .iter()
+                .filter(|(k, _)| **k != id)
+                .filter_map(|(_, at)| at.lock().unwrap().map(|t| t.elapsed()))
+                .collect();
+            let excused = stopped.iter().filter(|&&t| t >= self.grace).count();
+            if n - excused > self.max {
+                world.violation(format!(
+                    "{}: {n} tasks inside their bodies at once, max_threads {}; {} of the \
+                     others had been stopped (for {stopped:.1?}), {excused} of them at least \
+                     the task grace ({:?}) before (abandonable)",
+                    self.name,
+                    self.max,
+                    stopped.len(),
+                    self.grace
+                ));
+            } else {
+                world
+                    .tally
+                    .task_excused_overlaps
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        InBody {
+            pool: self.clone(),
+            id,
+        }
+    }
+
+    /// Tasks inside their body whose stop token is still off.
+    fn unsignalled(&self) -> Vec<u64> {
+        self.in_body
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, at)| at.lock().unwrap().is_none())
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
+/// A task inside its body; unregisters on drop (also when the body panics).
+struct InBody {
+    pool: Arc<TaskPool>,
+    id: u64,
+}
+
+impl Drop for InBody {
+    fn drop(&mut self) {
+        self.pool.in_body.lock().unwrap().remove(&self.id);
+    }
+}
+
+/// Counts a task closure as live until it is dropped: run, cancelled, or refused.
+struct Live(Arc<World>);
+
+impl Live {
+    fn new(world: &Arc<World>) -> Self {
+        world.tasks_live.fetch_add(1, Ordering::SeqCst);
+        Live(world.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.tasks_live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a task's body does, chosen by the hammer's RNG.
+#[derive(Clone, Copy, Debug)]
+enum TaskPlan {
+    Return,
+    Fail,
+    Panic,
+    CtxFailure,
+    /// Sleeps on the context until stopped (`ctx.sleep`, or waiting on
+    /// `ctx.stopping() | Signal::after(bound)`); `bound` keeps joins bounded.
+    Sleep {
+        bound: Duration,
+        combined: bool,
+    },
+    /// Waits for its stop (at most `bound`), then goes on for the task grace and `past`.
+    Block {
+        bound: Duration,
+        past: Duration,
+    },
+}
+
+impl TaskPlan {
+    fn random(rng: &mut Rng) -> Self {
+        match rng.below(100) {
+            0..=29 => TaskPlan::Return,
+            30..=41 => TaskPlan::Fail,
+            42..=53 => TaskPlan::Panic,
+            54..=63 => TaskPlan::CtxFailure,
+            64..=87 => TaskPlan::Sleep {
+                bound: rng.range_ms(100, 1000),
+                combined: rng.below(2) == 0,
+            },
+            _ => TaskPlan::Block {
+                bound: rng.range_ms(100, 1000),
+                past: rng.range_ms(10, 100),
+            },
+        }
+    }
+
+    /// Ends on its own soon: a join need not stop it first.
+    fn is_quick(self) -> bool {
+        !matches!(self, TaskPlan::Sleep { .. } | TaskPlan::Block { .. })
+    }
+}
+
+/// A task's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TaskValue {
+    Done(u64),
+    Slept { stopped: bool },
+    Blocked { stopped: bool },
+}
+
+/// What a task's body chose to end with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Chosen {
+    Value(TaskValue),
+    Failed(String),
+    Panicked(String),
+}
+
+/// Shared by a task's body and whoever holds its handle.
+struct TaskProbe {
+    id: u64,
+    name: String,
+    plan: TaskPlan,
+    pool: Arc<TaskPool>,
+    began: AtomicBool,
+    chosen: Mutex<Option<Chosen>>,
+}
+
+impl TaskProbe {
+    fn choose(&self, c: Chosen) {
+        *self.chosen.lock().unwrap() = Some(c);
+    }
+}
+
+fn task_body(world: &World, probe: &TaskProbe, ctx: &Ctx) -> Result<TaskValue, String> {
+    probe.began.store(true, Ordering::SeqCst);
+    if thread::current().name() != Some(probe.name.as_str()) || ctx.thread_name() != probe.name {
+        world.violation(format!(
+            "task {} runs on thread {:?} (ctx: {:?})",
+            probe.name,
+            thread::current().name(),
+            ctx.thread_name()
+        ));
+    }
+    let _in_body = probe.pool.enter(world, probe.id, ctx.stopping());
+    let tally = &world.tally;
+    let id = probe.id;
+    let value = match probe.plan {
+        TaskPlan::Return => {
+            ctx.sleep(ms(id % 3));
+            TaskValue::Done(id)
+        }
+        TaskPlan::Fail => {
+            let message = format!("chaos: task {id} failed");
+            probe.choose(Chosen::Failed(message.clone()));
+            return Err(message);
+        }
+        TaskPlan::Panic => {
+            tally.panics.fetch_add(1, Ordering::Relaxed);
+            let message = format!("chaos: planned panic in task {id}");
+            probe.choose(Chosen::Panicked(message.clone()));
+            std::panic::panic_any(message);
+        }
+        TaskPlan::CtxFailure => {
+            tally.ctx_failures.fetch_add(1, Ordering::Relaxed);
+            ctx.failure();
+            TaskValue::Done(id)
+        }
+        TaskPlan::Sleep { bound, combined } => {
+            let began = Instant::now();
+            let stopped = if combined {
+                // One combination for the task's whole life.
+                let wake = ctx.stopping().clone() | Signal::after(bound);
+                wake.wait();
+                ctx.should_stop()
+            } else {
+                !ctx.sleep(bound)
+            };
+            if stopped {
+                tally.tasks_stopped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                tally.tasks_slept_out.fetch_add(1, Ordering::Relaxed);
+                if began.elapsed() < bound {
+                    world.violation(format!(
+                        "task {}: woke after {:?} of a {bound:?} sleep without a stop \
+                         (combined: {combined})",
+                        probe.name,
+                        began.elapsed()
+                    ));
+                }
+            }
+            TaskValue::Slept { stopped }
+        }
+        TaskPlan::Block { bound, past } => {
+            let stopped = ctx.stopping().wait_timeout(bound);
+            if stopped {
+                tally
+                    .tasks_blocked_past_grace
+                    .fetch_add(1, Ordering::Relaxed);
+                // Ignores the stop: past the grace, the controller abandons it.
+                thread::sleep(probe.pool.grace + past);
+            }
+            TaskValue::Blocked { stopped }
+        }
+    };
+    probe.choose(Chosen::Value(value));
+    Ok(value)
+}
+
+/// A task handle a hammer keeps, to join later.
+struct Held {
+    handle: TaskHandle<TaskValue>,
+    probe: Arc<TaskProbe>,
+}
+
+impl Held {
+    /// Joins it (a watched call), first asking it to stop if it would not end on its own
+    /// soon (or at random), and checks the outcome.
+    fn join(self, world: &World, watch: &Watch, slot: usize, rng: &mut Rng) {
+        if (!self.probe.plan.is_quick() && rng.below(4) != 0) || rng.below(20) == 0 {
+            self.handle.stop();
+        }
+        let name = self.handle.name().to_owned();
+        let result = watch.call(slot, || format!("{name}.join()"), || self.handle.join());
+        world.tally.task_joins.fetch_add(1, Ordering::Relaxed);
+        check_outcome(world, &self.probe, result);
+    }
+
+    /// Joins, releases or drops it.
+    fn finish(self, world: &World, watch: &Watch, slot: usize, rng: &mut Rng) {
+        match rng.below(10) {
+            0..=5 => self.join(world, watch, slot, rng),
+            6..=7 => {
+                world.tally.task_releases.fetch_add(1, Ordering::Relaxed);
+                self.handle.release();
+            }
+            _ => {
+                world.tally.task_drops.fetch_add(1, Ordering::Relaxed);
+                drop(self);
+            }
+        }
+    }
+}
+
+/// `join` returned what the body chose; `Cancelled` only if it never began, on a queue.
+fn check_outcome(world: &World, probe: &TaskProbe, result: Result<TaskValue, TaskError>) {
+    let chosen = probe.chosen.lock().unwrap().clone();
+    let began = probe.began.load(Ordering::SeqCst);
+    let name = probe.name.as_str();
+    let tally = &world.tally;
+    let fine = match (&result, &chosen) {
+        (Ok(v), Some(Chosen::Value(c))) if v == c => {
+            tally.joined_ok.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        (Err(e @ TaskError::Failed { task, message }), Some(Chosen::Failed(c))) => {
+            tally.joined_failed.fetch_add(1, Ordering::Relaxed);
+            task == name && message == c && e.to_string().contains(c.as_str())
+        }
+        (Err(e @ TaskError::Panicked { task, message }), Some(Chosen::Panicked(c))) => {
+            tally.joined_panicked.fetch_add(1, Ordering::Relaxed);
+            task == name && message == c && e.to_string().contains(c.as_str())
+        }
+        (Err(TaskError::Cancelled { task }), None) => {
+            tally.joined_cancelled.fetch_add(1, Ordering::Relaxed);
+            task == name && !began && probe.pool.queue
+        }
+        _ => false,
+    };
+    if !fine {
+        world.violation(format!(
+            "task {name} ({:?} on {}, queue {}): join returned {result:?}, but its body {}",
+            probe.plan,
+            probe.pool.name,
+            probe.pool.queue,
+            match (&chosen, began) {
+                (Some(c), _) => format!("chose {c:?}"),
+                (None, true) => "began and chose nothing yet".to_owned(),
+                (None, false) => "never began".to_owned(),
+            }
+        ));
+    }
+}
+
+/// One hammer task operation: finish a kept handle, or spawn a task on a random controller.
+#[allow(clippy::too_many_arguments)]
+fn task_op(
+    id: usize,
+    rng: &mut Rng,
+    watch: &Watch,
+    controllers: &[LoopController],
+    pools: &[Arc<TaskPool>],
+    world: &Arc<World>,
+    held: &mut Vec<Held>,
+) {
+    const KEEP: usize = 6;
+    if !held.is_empty() && rng.below(4) == 0 {
+        let i = rng.below(held.len() as u64) as usize;
+        held.swap_remove(i).finish(world, watch, id, rng);
+        return;
+    }
+    if world.tasks_live.load(Ordering::SeqCst) >= MAX_LIVE_TASKS {
+        world.tally.tasks_skipped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let i = rng.below(controllers.len() as u64) as usize;
+    let (c, pool) = (&controllers[i], &pools[i]);
+    let n = world.next_task.fetch_add(1, Ordering::Relaxed);
+    let probe = Arc::new(TaskProbe {
+        id: n,
+        name: format!("task{n}"),
+        plan: TaskPlan::random(rng),
+        pool: pool.clone(),
+        began: AtomicBool::new(false),
+        chosen: Mutex::new(None),
+    });
+    let body = {
+        let (live, probe, world) = (Live::new(world), probe.clone(), world.clone());
+        move |ctx: &Ctx| {
+            let _live = live;
+            task_body(&world, &probe, ctx)
+        }
+    };
+    let spawned = watch.call(
+        id,
+        || format!("{}.spawn_task({})", pool.name, probe.name),
+        || c.spawn_task(probe.name.clone(), body),
+    );
+    match spawned {
+        Ok(handle) => {
+            world.tally.tasks_spawned.fetch_add(1, Ordering::Relaxed);
+            let h = Held { handle, probe };
+            if rng.below(10) < 4 {
+                h.join(world, watch, id, rng);
+            } else if held.len() < KEEP && rng.below(2) == 0 {
+                held.push(h);
+            } else {
+                h.finish(world, watch, id, rng);
+            }
+        }
+        Err(SpawnError::ThreadLimitReached { max }) => {
+            world.tally.tasks_refused.fetch_add(1, Ordering::Relaxed);
+            if pool.queue || max != pool.max {
+                world.violation(format!(
+                    "{}: spawn_task refused with ThreadLimitReached {{ max: {max} }}, but the \
+                     controller has max_threads {} and queue {}",
+                    pool.name, pool.max, pool.queue
+                ));
+            }
+        }
+        Err(SpawnError::Spawn(e)) => {
+            world.tally.tasks_os_refused.fetch_add(1, Ordering::Relaxed);
+            eprintln!(
+                "soak: the OS would not create task thread {}: {e}",
+                probe.name
+            );
+        }
+        Err(e) => world.violation(format!("spawn_task({}) failed: {e}", probe.name)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The hammers.
 
+/// Hammers until `stop`; returns the task handles it still keeps.
 fn hammer(
     id: usize,
     seed: u64,
     watch: &Watch,
     stop: &AtomicBool,
-    loops: &[Loop],
-    controllers: &[LoopController],
-    world: &World,
-) {
+    tree: &Tree,
+    world: &Arc<World>,
+) -> Vec<Held> {
+    let (loops, controllers) = (&tree.loops[..], &tree.controllers[..]);
+    let mut held = Vec::new();
     let mut rng = Rng::new(seed ^ (0xA5A5_0000 + id as u64));
     rng.next();
     while !stop.load(Ordering::SeqCst) {
         world.tally.hammer_calls.fetch_add(1, Ordering::Relaxed);
         let roll = rng.below(1000);
-        if roll < 900 {
+        if rng.below(100) < 5 {
+            task_op(
+                id,
+                &mut rng,
+                watch,
+                controllers,
+                &tree.pools,
+                world,
+                &mut held,
+            );
+        } else if roll < 900 {
             let i = rng.below(loops.len() as u64) as usize;
             let l = &loops[i];
             let label = &l.track.label;
@@ -1035,20 +1827,34 @@ fn hammer(
                     || format!("{name}.maintain_loops()"),
                     || c.maintain_loops(),
                 ),
-                940..=969 => watch.call(
-                    id,
-                    || format!("{name} health and lists"),
-                    || {
-                        let _ = (
-                            c.health().to_string(),
-                            c.alive_loops(),
-                            c.stalled_loops(),
-                            c.has_alive_loops(),
-                            c.is_green(),
-                            c.resets(),
-                        );
-                    },
-                ),
+                940..=969 => {
+                    let running = watch.call(
+                        id,
+                        || format!("{name} health and lists"),
+                        || {
+                            let _ = (
+                                c.health().to_string(),
+                                c.alive_loops(),
+                                c.stalled_loops(),
+                                c.has_alive_loops(),
+                                c.is_green(),
+                                c.resets(),
+                            );
+                            c.running_tasks()
+                        },
+                    );
+                    let pool = tree
+                        .pools
+                        .iter()
+                        .find(|p| p.name == name)
+                        .expect("every controller has a pool");
+                    if running > pool.max {
+                        world.violation(format!(
+                            "{name}.running_tasks() is {running}, max_threads {}",
+                            pool.max
+                        ));
+                    }
+                }
                 970..=984 => watch.call(
                     id,
                     || format!("{name}.stop_loops()"),
@@ -1078,6 +1884,7 @@ fn hammer(
             thread::sleep(rng.range_ms(0, 3));
         }
     }
+    held
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1133,6 +1940,11 @@ pub fn soak(secs: u64, seed: u64) {
         "soak: seed {seed} for {secs} s (replay: SUPERLOOPS_SOAK_SEED={seed} SUPERLOOPS_SOAK_SECS={secs})"
     );
     quiet_planned_panics();
+    let counting_events = count_runtime_events();
+    let (stalls_before, abandoned_before) = (
+        STALL_REPORTS.load(Ordering::Relaxed),
+        TASKS_ABANDONED.load(Ordering::Relaxed),
+    );
 
     let watch = Arc::new(Watch {
         slots: (0..5).map(|_| Mutex::new(None)).collect(),
@@ -1146,7 +1958,7 @@ pub fn soak(secs: u64, seed: u64) {
         dump_loops.clone(),
         dump_controllers.clone(),
     );
-    let baseline = thread_count();
+    let baseline = transient_thread_count();
 
     let (gate_tx, gate): (Sender<()>, Receiver<()>) = unbounded();
     let world = Arc::new(World {
@@ -1157,6 +1969,8 @@ pub fn soak(secs: u64, seed: u64) {
         violations: Mutex::new(Vec::new()),
         tally: Tally::default(),
         controllers: Mutex::new(Vec::new()),
+        tasks_live: AtomicUsize::new(0),
+        next_task: AtomicU64::new(0),
     });
     let mut rng = Rng::new(seed);
     let tree = build_tree(&world, &mut rng);
@@ -1182,7 +1996,8 @@ pub fn soak(secs: u64, seed: u64) {
     let stop_hammers = AtomicBool::new(false);
     let started = Instant::now();
     let peak_threads = AtomicUsize::new(0);
-    thread::scope(|s| {
+    // The task handles the hammers still keep, joined after the final stop.
+    let kept: Vec<Held> = thread::scope(|s| {
         // The chaos thread: releases blocked cycles, now and then.
         let gate_stop = &stop_hammers;
         let chaos_rng = Rng::new(seed ^ 0xC0FFEE);
@@ -1195,18 +2010,18 @@ pub fn soak(secs: u64, seed: u64) {
                 peak.fetch_max(thread_count(), Ordering::Relaxed);
             }
         });
-        for id in 0..4 {
-            let (watch, stop, loops, controllers, world) = (
-                &*watch,
-                &stop_hammers,
-                &tree.loops[..],
-                &tree.controllers[..],
-                &*world,
-            );
-            s.spawn(move || hammer(id, seed, watch, stop, loops, controllers, world));
-        }
+        let hammers: Vec<_> = (0..4)
+            .map(|id| {
+                let (watch, stop, tree, world) = (&*watch, &stop_hammers, &tree, &world);
+                s.spawn(move || hammer(id, seed, watch, stop, tree, world))
+            })
+            .collect();
         thread::sleep(Duration::from_secs(secs));
         stop_hammers.store(true, Ordering::SeqCst);
+        hammers
+            .into_iter()
+            .flat_map(|h| h.join().expect("a hammer panicked"))
+            .collect()
     });
     let ran = started.elapsed();
 
@@ -1219,6 +2034,15 @@ pub fn soak(secs: u64, seed: u64) {
             tree.root.stop();
         },
     );
+    // Its group still stops a task: every one left inside its body has been signalled.
+    let unsignalled: Vec<String> = tree
+        .pools
+        .iter()
+        .filter_map(|p| {
+            let ids = p.unsignalled();
+            (!ids.is_empty()).then(|| format!("{}: tasks {ids:?}", p.name))
+        })
+        .collect();
     let all_idle = || {
         tree.loops.iter().all(|l| {
             let st = l.ops.status();
@@ -1226,6 +2050,13 @@ pub fn soak(secs: u64, seed: u64) {
         })
     };
     let idle = wait_until(SETTLE_BOUND, all_idle);
+    let tasks_ended = wait_until(SETTLE_BOUND, || {
+        world.tasks_live.load(Ordering::SeqCst) == 0
+            && tree
+                .pools
+                .iter()
+                .all(|p| p.in_body.lock().unwrap().is_empty())
+    });
     // What was still running, taken before the second stop changes it.
     let not_idle = (!idle).then(|| {
         let loops = dump_loops.lock().unwrap().clone();
@@ -1242,6 +2073,11 @@ pub fn soak(secs: u64, seed: u64) {
         || "Root.stop() (final)".into(),
         || tree.root.stop(),
     );
+    // The handles the hammers kept: every task has ended, or was cancelled.
+    let mut rng_kept = Rng::new(seed ^ 0x4B45_5054);
+    for h in kept {
+        h.join(&world, &watch, final_slot, &mut rng_kept);
+    }
 
     let mut problems: Vec<String> = world.violations.lock().unwrap().clone();
     let seen = problems.len();
@@ -1252,6 +2088,32 @@ pub fn soak(secs: u64, seed: u64) {
     }
     if !clean {
         problems.push("the final Root.stop() returned false with every thread idle".into());
+    }
+    if !unsignalled.is_empty() {
+        problems.push(format!(
+            "tasks inside their bodies with their stop token off after Root.stop(): {}",
+            unsignalled.join("; ")
+        ));
+    }
+    if !tasks_ended {
+        problems.push(format!(
+            "{} task closures still live {SETTLE_BOUND:?} after the stop; inside their bodies: {}",
+            world.tasks_live.load(Ordering::SeqCst),
+            tree.pools
+                .iter()
+                .map(|p| format!("{} {:?}", p.name, p.in_body.lock().unwrap().keys()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for (c, p) in tree.controllers.iter().zip(&tree.pools) {
+        let running = c.running_tasks();
+        if running != 0 {
+            problems.push(format!(
+                "{}: running_tasks() is {running} after the stop",
+                p.name
+            ));
+        }
     }
     if tree.root.has_alive_loops() {
         problems.push("Root.has_alive_loops() after Root.stop()".into());
@@ -1304,6 +2166,26 @@ pub fn soak(secs: u64, seed: u64) {
         restarts += st.restarts;
     }
     let resets: u64 = tree.controllers.iter().map(|c| c.resets()).sum();
+    let timed_loops = tree
+        .loops
+        .iter()
+        .filter(|l| l.track.cycle_timeout.is_some())
+        .count();
+    let pools_summary = tree
+        .pools
+        .iter()
+        .map(|p| {
+            format!(
+                "{} max {}{} grace {:?} peak {}",
+                p.name,
+                p.max,
+                if p.queue { " queued" } else { "" },
+                p.grace,
+                p.peak.load(Ordering::Relaxed)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
 
     // Drop everything: break the reference cycles, then the tree. Values are dropped here
     // (their Drop checks pairing once more).
@@ -1316,11 +2198,21 @@ pub fn soak(secs: u64, seed: u64) {
     watch.call(final_slot, || "dropping the tree".into(), || drop(tree));
     problems.extend(world.violations.lock().unwrap()[seen..].iter().cloned());
 
-    let back = wait_until(SETTLE_BOUND, || thread_count() <= baseline);
+    // Task threads end too. The crate's permanent threads are counted apart, each at most once.
+    let back = wait_until(SETTLE_BOUND, || transient_thread_count() <= baseline);
     if !back {
         problems.push(format!(
-            "{} threads now, {baseline} before the tree was built:\n{}",
+            "{} threads now ({:?} of them {PERMANENT_THREADS:?}), {baseline} (apart from those) \
+             before the tree was built:\n{}",
             thread_count(),
+            permanent_threads(),
+            thread_table()
+        ));
+    }
+    let permanent = permanent_threads();
+    if permanent.iter().any(|&n| n > 1) {
+        problems.push(format!(
+            "more than one thread under a permanent name: {PERMANENT_THREADS:?} {permanent:?}\n{}",
             thread_table()
         ));
     }
@@ -1349,9 +2241,74 @@ pub fn soak(secs: u64, seed: u64) {
         n(&t.superseded_cycles),
         peak_threads.load(Ordering::Relaxed),
     );
+    let stalls = STALL_REPORTS.load(Ordering::Relaxed) - stalls_before;
+    let abandoned_tasks = TASKS_ABANDONED.load(Ordering::Relaxed) - abandoned_before;
+    println!(
+        "soak: seed {seed}: tasks: {} spawned, {} refused at max_threads, {} skipped (at \
+         {MAX_LIVE_TASKS} live), {} OS refusals; {} joined ({} ok, {} failed, {} panicked, {} \
+         cancelled), {} released, {} dropped; {} sleepers stopped, {} slept out; {} went on past \
+         their grace after the stop, {} abandoned; {} overlaps past max_threads excused by an \
+         abandonable task; pools: {pools_summary}",
+        n(&t.tasks_spawned),
+        n(&t.tasks_refused),
+        n(&t.tasks_skipped),
+        n(&t.tasks_os_refused),
+        n(&t.task_joins),
+        n(&t.joined_ok),
+        n(&t.joined_failed),
+        n(&t.joined_panicked),
+        n(&t.joined_cancelled),
+        n(&t.task_releases),
+        n(&t.task_drops),
+        n(&t.tasks_stopped),
+        n(&t.tasks_slept_out),
+        n(&t.tasks_blocked_past_grace),
+        if counting_events {
+            abandoned_tasks.to_string()
+        } else {
+            "?".into()
+        },
+        n(&t.task_excused_overlaps),
+    );
+    println!(
+        "soak: seed {seed}: {timed_loops} loops with a cycle_timeout, {} slow cycles, {} stalls \
+         reported; \
+         timers: {} armed, {} waits, {} fired, latest {:.1} ms past its deadline",
+        n(&t.slow_cycles),
+        if counting_events {
+            stalls.to_string()
+        } else {
+            "?".into()
+        },
+        n(&t.timer_arms),
+        n(&t.timer_waits),
+        n(&t.timers_fired),
+        n(&t.timer_max_late_us) as f64 / 1000.0,
+    );
     if thread_starts < 2 * 64 || resets == 0 {
         problems.push(format!(
             "too little happened to prove anything: {thread_starts} threads, {resets} resets"
+        ));
+    }
+    let joined_each = [&t.joined_ok, &t.joined_failed, &t.joined_panicked]
+        .iter()
+        .all(|a| n(a) > 0);
+    if n(&t.tasks_spawned) < 100 || n(&t.task_joins) < 30 || !joined_each {
+        problems.push(format!(
+            "too little happened to prove anything about tasks: {} spawned, {} joined ({} ok, \
+             {} failed, {} panicked)",
+            n(&t.tasks_spawned),
+            n(&t.task_joins),
+            n(&t.joined_ok),
+            n(&t.joined_failed),
+            n(&t.joined_panicked)
+        ));
+    }
+    if n(&t.timers_fired) < 100 || (timed_loops > 0 && counting_events && stalls == 0) {
+        problems.push(format!(
+            "too little happened to prove anything about timers and cycle_timeout: {} timers \
+             fired, {stalls} stalls reported by {timed_loops} loops with a cycle_timeout",
+            n(&t.timers_fired)
         ));
     }
     assert!(
