@@ -293,6 +293,56 @@ fn a_nested_groups_tasks_are_in_its_parents_stop_report() {
     assert!(!task.join().unwrap(), "stopped before its sleep ended");
 }
 
+#[test]
+fn a_task_a_stop_is_still_waiting_for_keeps_its_slot() {
+    // Found by the chaos soak: a stop took its tasks out of the book before waiting up to the
+    // task grace for them, so a task spawned meanwhile started at once beside them.
+    for queue in [false, true] {
+        let c = LoopController::new()
+            .max_threads(1)
+            .task_grace(Duration::from_secs(20));
+        let c = if queue { c.queue_tasks() } else { c };
+        let (stopped, release) = (Signal::new(), Signal::new());
+        let first = {
+            let (stopped, release) = (stopped.clone(), release.clone());
+            c.spawn_task("first", move |ctx| {
+                ctx.stopping().wait();
+                stopped.go();
+                release.wait(); // goes on after its stop, within its grace
+                Ok::<_, String>(1)
+            })
+            .unwrap()
+        };
+        let stopper = {
+            let c = c.clone();
+            std::thread::spawn(move || c.stop())
+        };
+        assert!(stopped.wait_timeout(BOUND), "the stop reaches the task");
+        // The stop now waits for `first`, which still holds the only slot.
+        assert_eq!(c.running_tasks(), 1);
+        let second = c.spawn_task("second", |_ctx| Ok::<_, String>(2));
+        let second = if queue {
+            assert_eq!(c.queued_tasks(), 1, "queued, not started beside `first`");
+            second.unwrap()
+        } else {
+            assert!(
+                matches!(second, Err(SpawnError::ThreadLimitReached { max: 1 })),
+                "refused while `first` stops: {second:?}"
+            );
+            release.go();
+            assert!(stopper.join().unwrap());
+            assert_eq!(first.join().unwrap(), 1);
+            continue;
+        };
+        release.go();
+        assert!(stopper.join().unwrap(), "`first` ended within its grace");
+        assert_eq!(first.join().unwrap(), 1);
+        // `first`'s end freed the slot: the queued task runs then.
+        assert_eq!(second.join().unwrap(), 2);
+        c.stop();
+    }
+}
+
 // ---- Dependency order ----
 
 #[test]
@@ -446,6 +496,107 @@ fn cycle_timeout_reports_a_stalled_cycle_once_and_counts_a_failure() {
         "a stalled cycle counts once, short cycles never"
     );
     assert!(h.stop());
+}
+
+/// A loop with a `cycle_timeout` whose `on_thread_start` (or, when its cycle panics,
+/// `on_thread_stop`) says it has begun and then blocks until released.
+struct SlowHook {
+    panic_in_cycle: bool,
+    in_hook: superloops::channel::Sender<()>,
+    release: Signal,
+}
+
+impl SlowHook {
+    fn block(&self) {
+        self.in_hook.send(()).unwrap();
+        self.release.wait_timeout(BOUND);
+    }
+}
+
+impl SuperLoop for SlowHook {
+    const CONFIG: LoopConfig = LoopConfig::new("SlowHook")
+        .grace(Duration::from_secs(20))
+        .cycle_timeout(Duration::from_millis(40));
+    fn on_thread_start(&mut self) {
+        if !self.panic_in_cycle {
+            self.block();
+        }
+    }
+    fn on_thread_stop(&mut self) {
+        if self.panic_in_cycle {
+            self.block();
+        }
+    }
+    fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError> {
+        if self.panic_in_cycle {
+            // A panic that skips the panic hook: with RUST_BACKTRACE=1 the hook's backtrace
+            // alone can outlast the 40 ms timeout, and that time is the cycle's.
+            std::panic::resume_unwind(Box::new("cycle panicked"));
+        }
+        ctx.sleep(Duration::from_millis(5));
+        Ok(())
+    }
+}
+
+/// Starts a `SlowHook` and, once it is blocked in its hook, a `Watched` loop whose first cycle
+/// stalls: once the watchdog has reported that one, it has also looked at the `SlowHook`,
+/// watched no later than it. Returns the `SlowHook`'s status at that moment.
+fn status_while_a_hook_is_slow(panic_in_cycle: bool) -> LoopStatus {
+    let (in_hook_tx, in_hook) = unbounded();
+    let release = Signal::new();
+    let slow = SlowHook {
+        panic_in_cycle,
+        in_hook: in_hook_tx,
+        release: release.clone(),
+    }
+    .into_loop();
+    assert!(slow.start());
+    in_hook.recv_timeout(BOUND).unwrap();
+
+    let (release_control, rx) = unbounded();
+    let log = Log::default();
+    let control = Watched {
+        release: rx,
+        log: log.clone(),
+    }
+    .into_loop();
+    assert!(control.start());
+    log.wait_for("cycle", 1);
+    eventually("the watchdog to flag the control's stalled cycle", || {
+        control.status().state == LoopState::Stalled
+    });
+    let status = slow.status();
+    release.go();
+    drop(release_control);
+    slow.stop();
+    control.stop();
+    status
+}
+
+#[test]
+fn a_slow_on_thread_start_is_not_a_stalled_cycle() {
+    // Found by the chaos soak: the watchdog timed a thread from its spawn, so on_thread_start
+    // was charged as a stalled "cycle 0".
+    let status = status_while_a_hook_is_slow(false);
+    assert_eq!(status.cycles, 0, "{status}");
+    assert_ne!(
+        status.state,
+        LoopState::Stalled,
+        "no cycle has begun: {status}"
+    );
+    assert_eq!(status.total_failures, 0, "{status}");
+}
+
+#[test]
+fn a_slow_on_thread_stop_after_a_panicking_cycle_is_not_a_stalled_cycle() {
+    let status = status_while_a_hook_is_slow(true);
+    assert_eq!(status.cycles, 1, "{status}");
+    assert_ne!(
+        status.state,
+        LoopState::Stalled,
+        "its cycle has ended: {status}"
+    );
+    assert_eq!(status.total_failures, 1, "the panic alone: {status}");
 }
 
 #[test]

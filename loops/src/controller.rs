@@ -550,11 +550,18 @@ impl LoopController {
         Ok(self.run_until(&go))
     }
 
-    /// Tasks running now (started and not ended).
+    /// Tasks running now (started and not ended), including tasks a stop is waiting for:
+    /// each holds a slot of [`max_threads`](Self::max_threads) until it ends, or until the
+    /// stop abandons it after the task grace.
     pub fn running_tasks(&self) -> usize {
         let mut book = self.ctrl().tasks.lock();
         book.running.retain(|t| !t.is_finished());
         book.running.len()
+    }
+
+    /// Tasks waiting for a free slot (under [`queue_tasks`](Self::queue_tasks)).
+    pub fn queued_tasks(&self) -> usize {
+        self.ctrl().tasks.lock().queued.len()
     }
 
     /// Adds `value` as a new member loop and returns its handle.
@@ -804,25 +811,34 @@ impl Ctrl {
     /// Cancels queued tasks, asks running ones to stop, and waits for each up to the task
     /// grace from the moment all were asked.
     fn stop_tasks(&self, report: &mut StopReport) {
-        let (queued, running) = {
+        let (queued, stopping) = {
             let mut book = self.tasks.lock();
-            (
-                std::mem::take(&mut book.queued),
-                std::mem::take(&mut book.running),
-            )
+            // Running tasks stay in the book while they stop: a task that is stopping still
+            // holds its slot, so `max_threads` counts it. Each frees its slot as it ends.
+            let stopping: Vec<_> = book.running.iter_mut().map(TaskEntry::begin_stop).collect();
+            (std::mem::take(&mut book.queued), stopping)
         };
         cancel_all(queued);
-        for task in &running {
-            task.stop_signal().go();
-        }
         let deadline = Instant::now().checked_add(self.settings.lock().task_grace);
-        for task in running {
+        let mut abandoned = Vec::new();
+        for mut task in stopping {
             let name = task.name().to_owned();
             if task.finish(deadline) {
                 report.stopped.push(name);
             } else {
                 report.abandoned.push(name);
+                abandoned.push(task);
             }
+        }
+        if !abandoned.is_empty() {
+            // An abandoned task gives its slot up, as an abandoned loop thread no longer
+            // counts as its loop's thread: a queued task may take it.
+            let unstarted = {
+                let mut book = self.tasks.lock();
+                book.running.retain(|t| !abandoned.iter().any(|a| t.is(a)));
+                self.fill_slots(&mut book)
+            };
+            cancel_all(unstarted);
         }
     }
 

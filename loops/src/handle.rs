@@ -767,15 +767,11 @@ impl Inner {
             }
             builder.spawn(move || {
                 let value = slot.lock().take().expect("the loop value is in its slot");
-                inner.run_thread(value, gen, stop, name, &cycles);
+                inner.run_thread(value, gen, stop, name, cycles);
             })
         };
         match spawned {
             Ok(handle) => {
-                if let Some(timeout) = self.config.cycle_timeout {
-                    let me: std::sync::Weak<dyn Watched> = Arc::downgrade(self) as _;
-                    watchdog::watch(me, gen, cycles.clone(), stop.clone(), timeout);
-                }
                 st.generations += 1;
                 st.last_thread_name = Some(name.clone());
                 // The thread before this one begins no more cycles (it ended, or was
@@ -814,7 +810,7 @@ impl Inner {
         gen: u64,
         stop: Signal,
         name: Arc<str>,
-        cycles: &AtomicU64,
+        cycles: Arc<AtomicU64>,
     ) {
         let span = tracing::info_span!("superloop", thread = %name, generation = gen);
         let _entered = span.enter();
@@ -829,12 +825,21 @@ impl Inner {
                 self.record_failure(Some(e), Some(gen));
             }
             Ok(()) => {
+                // The watchdog times the cycles alone: not on_thread_start before them, nor
+                // on_thread_stop after them.
+                let watched = self.config.cycle_timeout.map(|timeout| {
+                    let me: std::sync::Weak<dyn Watched> = Arc::downgrade(&self) as _;
+                    watchdog::watch(me, gen, cycles.clone(), stop.clone(), timeout)
+                });
                 let ran = catch("cycle", || {
-                    value.run_cycles(&ctx, stop.flag(), cycles, &mut |e| {
+                    value.run_cycles(&ctx, stop.flag(), &cycles, &mut |e| {
                         tracing::warn!(thread = %name, "cycle failed: {e}");
                         self.record_failure(Some(e), Some(gen));
                     });
                 });
+                if let Some(watched) = watched {
+                    watchdog::unwatch(watched);
+                }
                 match ran {
                     Ok(()) => panicked = false,
                     Err(e) => {

@@ -42,13 +42,13 @@
 //! emitted with a loop's or a controller's lock held, so a subscriber must not call back into
 //! superloops (a `status()` from inside `on_event` could deadlock); and when the operating
 //! system refuses to spawn a task's thread, the task's closure is dropped inside
-//! `spawn_task`, under the tasks lock. The locks, and the one order in which two are ever
-//! held together:
+//! `spawn_task`, under the tasks lock. The locks (only the timer's two are ever held
+//! together, in one order):
 //!
 //! - each loop's `state` mutex (with its condvar). While holding it, the crate may spawn the
-//!   loop's thread and, for a loop with a `cycle_timeout`, take the watchdog's `entries` mutex
-//!   to register it: **loop `state` → watchdog `entries`** is the only nesting. The watchdog
-//!   releases `entries` before it calls into a loop.
+//!   loop's thread; that thread's hooks run on it, which does not hold the lock.
+//! - the watchdog's `entries` mutex, taken alone: by a loop's thread as its cycles begin and
+//!   end, and by the watchdog, which releases it before it calls into a loop.
 //! - a controller's `state`, `settings`, `members` and `tasks` mutexes: each is taken alone,
 //!   never while another lock of the crate is held (`tasks` is held while spawning a task's
 //!   thread, which runs no user code).

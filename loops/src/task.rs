@@ -330,12 +330,37 @@ impl TaskEntry {
         self.done.is_go()
     }
 
-    pub(crate) fn stop_signal(&self) -> &Signal {
-        &self.stop
+    /// Asks the task to stop and takes what waiting for it needs. The entry stays in the book
+    /// and holds its slot until the task ends (or a stop abandons it).
+    pub(crate) fn begin_stop(&mut self) -> TaskStop {
+        self.stop.go();
+        TaskStop {
+            name: self.name.clone(),
+            done: self.done.clone(),
+            thread: self.thread.take(),
+        }
+    }
+
+    /// Whether this is the entry `stop` was begun on.
+    pub(crate) fn is(&self, stop: &TaskStop) -> bool {
+        Arc::ptr_eq(&self.name, &stop.name)
+    }
+}
+
+/// A running task asked to stop, to be waited for with no lock held.
+pub(crate) struct TaskStop {
+    name: Arc<str>,
+    done: Signal,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TaskStop {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// Waits until `deadline` for the task to end; joins it if it did. True if it ended.
-    pub(crate) fn finish(mut self, deadline: Option<Instant>) -> bool {
+    pub(crate) fn finish(&mut self, deadline: Option<Instant>) -> bool {
         let ended = match deadline {
             Some(d) => self.done.wait_deadline(d),
             None => {

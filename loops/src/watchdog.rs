@@ -40,14 +40,19 @@ struct Watchdog {
 
 static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
 
-/// Watches thread `gen` of a loop until it is asked to stop (`stop`) or the loop is gone.
+/// What [`unwatch`] takes back.
+pub(crate) struct WatchId(Arc<AtomicU64>);
+
+/// Watches the cycles of thread `gen` of a loop until [`unwatch`], until it is asked to stop
+/// (`stop`), or until the loop is gone. Called by the loop's thread as its first cycle is
+/// about to begin, with no lock held.
 pub(crate) fn watch(
     loop_: Weak<dyn Watched>,
     gen: u64,
     cycles: Arc<AtomicU64>,
     stop: Signal,
     timeout: Duration,
-) {
+) -> WatchId {
     let dog = WATCHDOG.get_or_init(|| {
         let spawned = std::thread::Builder::new()
             .name("superloops-watchdog".into())
@@ -62,6 +67,7 @@ pub(crate) fn watch(
     });
     let now = Instant::now();
     let seen = cycles.load(Ordering::Relaxed);
+    let id = WatchId(cycles.clone());
     dog.entries.lock().push(Entry {
         loop_,
         gen,
@@ -72,6 +78,16 @@ pub(crate) fn watch(
         reported: false,
     });
     dog.changed.notify_all();
+    id
+}
+
+/// Stops watching: the loop's thread has left its cycles (they ended, or one panicked).
+pub(crate) fn unwatch(id: WatchId) {
+    if let Some(dog) = WATCHDOG.get() {
+        dog.entries
+            .lock()
+            .retain(|e| !Arc::ptr_eq(&e.cycles, &id.0));
+    }
 }
 
 fn run() {
