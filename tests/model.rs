@@ -17,13 +17,14 @@
 //! that the thread did not end within 100 ms, the runtime abandons it instead. That outcome is
 //! accepted only when the call really lasted the grace, and the model then follows the
 //! abandonment path (the thread ends on its own soon after), so the test stays exact without
-//! being flaky.
+//! being flaky. The controller model's members have a grace of 50 ms and follow the same rule
+//! (see its section for the one case it cannot follow, a reset's stop on a loaded machine).
 
 mod common;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, Weak};
 use std::time::{Duration, Instant};
 
 use common::{current_thread, Log, BOUND};
@@ -32,7 +33,10 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::Strategy as Policy;
-use superloops::{Ctx, LoopConfig, LoopController, LoopError, LoopHandle, LoopState, SuperLoop};
+use superloops::{
+    Ctx, LoopConfig, LoopController, LoopError, LoopHandle, LoopState, Signal, StopReport,
+    SuperLoop,
+};
 
 const GRACE: Duration = Duration::from_millis(100);
 
@@ -76,6 +80,9 @@ struct Plans {
     thread_start_panic: bool,
 }
 
+/// What `on_stop` writes in its log entry's detail (the controller model: the members' states).
+type Note = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// What the test holds to pull a puppet's strings.
 #[derive(Clone)]
 struct Strings {
@@ -85,6 +92,7 @@ struct Strings {
     acks: Sender<(String, bool)>,
     release: Receiver<()>,
     plans: Arc<Mutex<Plans>>,
+    note: Arc<Mutex<Option<Note>>>,
 }
 
 /// The test's ends of a puppet's strings.
@@ -94,6 +102,7 @@ struct Controls {
     acks: Receiver<(String, bool)>,
     release: Sender<()>,
     plans: Arc<Mutex<Plans>>,
+    note: Arc<Mutex<Option<Note>>>,
 }
 
 fn strings() -> (Strings, Controls) {
@@ -105,6 +114,7 @@ fn strings() -> (Strings, Controls) {
         start: StartPlan::Allow,
         thread_start_panic: false,
     }));
+    let note = Arc::new(Mutex::new(None));
     (
         Strings {
             log: log.clone(),
@@ -112,6 +122,7 @@ fn strings() -> (Strings, Controls) {
             acks: ack_tx,
             release: rel_rx,
             plans: plans.clone(),
+            note: Arc::clone(&note),
         },
         Controls {
             log,
@@ -119,6 +130,7 @@ fn strings() -> (Strings, Controls) {
             acks: ack_rx,
             release: rel_tx,
             plans,
+            note,
         },
     )
 }
@@ -135,7 +147,9 @@ impl Strings {
         }
     }
     fn on_stop(&mut self) {
-        self.log.push("on_stop");
+        let note = self.note.lock().clone();
+        self.log
+            .push_detail("on_stop", note.map(|f| f()).unwrap_or_default());
     }
     fn on_thread_start(&mut self) {
         self.log.push("on_thread_start");
@@ -215,23 +229,26 @@ puppet!(
         .max_failures(1)
         .stop_on_failure(true)
 );
-// Controller model (no blocking there: a long grace keeps stops exact).
-const LONG: Duration = Duration::from_secs(20);
+// Controller model. A short grace: a member blocked in its cycle is abandoned by a stop, a
+// reset or a hard reset; each abandonment costs one grace of wall time.
+const MEMBER_GRACE: Duration = Duration::from_millis(50);
 puppet!(
     Steady,
-    LoopConfig::new("Steady").grace(LONG).max_failures(1)
+    LoopConfig::new("Steady")
+        .grace(MEMBER_GRACE)
+        .max_failures(1)
 );
 puppet!(
     Brittle,
     LoopConfig::new("Brittle")
-        .grace(LONG)
+        .grace(MEMBER_GRACE)
         .max_failures(0)
         .stop_on_failure(true)
 );
 puppet!(
     Loner,
     LoopConfig::new("Loner")
-        .grace(LONG)
+        .grace(MEMBER_GRACE)
         .max_failures(1)
         .reset_globally(false)
 );
@@ -258,11 +275,25 @@ fn settle<O: PartialEq + std::fmt::Debug>(
     expected: &O,
     observe: impl Fn() -> O,
 ) -> Result<(), TestCaseError> {
+    settle_unless(what, expected, observe, || false).map(drop)
+}
+
+/// [`settle`], unless `inconclusive()` holds before the runtime has reached the model's state
+/// (it took a path the model does not follow): then false.
+fn settle_unless<O: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: &O,
+    observe: impl Fn() -> O,
+    inconclusive: impl Fn() -> bool,
+) -> Result<bool, TestCaseError> {
     let deadline = Instant::now() + BOUND;
     loop {
         let seen = observe();
         if &seen == expected {
-            return Ok(());
+            return Ok(true);
+        }
+        if inconclusive() {
+            return Ok(false);
         }
         if Instant::now() > deadline {
             return Err(TestCaseError::fail(format!(
@@ -297,8 +328,10 @@ struct Thread {
 #[derive(Clone, Debug)]
 struct HandleModel {
     name: &'static str,
+    grace: Duration,
     max_failures: u32,
     stop_on_failure: bool,
+    reset_globally: bool,
     from_fn: bool,
     /// The current (non-abandoned) thread.
     live: Option<Thread>,
@@ -306,6 +339,11 @@ struct HandleModel {
     abandoned: Vec<(Thread, bool)>,
     wanted: bool,
     queued: bool,
+    /// Under its group's supervision: set by every start, cleared by a stop from outside.
+    supervised: bool,
+    /// Live threads (by generation) that ended with no `stop` caller waiting for them: each
+    /// sends its group an `Ended` event (the controller model takes them from here).
+    ended: Vec<u64>,
     failures: u32,
     gens: u64,
     start_plan: StartPlan,
@@ -338,13 +376,17 @@ impl HandleModel {
     fn new(config: &LoopConfig, from_fn: bool) -> Self {
         HandleModel {
             name: config.name,
+            grace: config.grace,
             max_failures: config.max_failures,
             stop_on_failure: config.stop_on_failure,
+            reset_globally: config.reset_globally,
             from_fn,
             live: None,
             abandoned: Vec::new(),
             wanted: false,
             queued: false,
+            supervised: false,
+            ended: Vec::new(),
             failures: 0,
             gens: 0,
             start_plan: StartPlan::Allow,
@@ -429,6 +471,7 @@ impl HandleModel {
 
     fn start_locked(&mut self) -> bool {
         self.queued = false;
+        self.supervised = true;
         if let Some(t) = &self.live {
             self.wanted = true;
             if t.signalled {
@@ -478,7 +521,9 @@ impl HandleModel {
 
     /// The live thread ended without a `stop` caller waiting: `on_stop` runs at its end.
     fn end_live_on_its_own(&mut self, ran_thread_stop: bool) {
-        self.live = None;
+        if let Some(t) = self.live.take() {
+            self.ended.push(t.gen);
+        }
         if ran_thread_stop {
             self.on_thread_stop += 1;
         }
@@ -520,8 +565,17 @@ impl HandleModel {
     /// `stop` from outside. `abandon`: its thread did not end within the grace although it
     /// was not blocked (a loaded machine).
     fn stop(&mut self, abandon: bool) -> bool {
+        self.stop_as(abandon, true)
+    }
+
+    /// A stop; `unsupervise`: from outside (a group's own reset or giving up does not take
+    /// the loop out of supervision). True when no thread of it is left running.
+    fn stop_as(&mut self, abandon: bool, unsupervise: bool) -> bool {
         self.wanted = false;
         self.queued = false;
+        if unsupervise {
+            self.supervised = false;
+        }
         match self.live.take() {
             None => self.abandoned.is_empty(),
             Some(mut t) => {
@@ -639,12 +693,26 @@ fn stop_like(
     let abandon = joinable && !joined;
     if abandon {
         prop_assert!(
-            took >= GRACE,
+            took >= model.grace,
             "a thread that was not blocked was abandoned after {took:?}, before its grace"
         );
     }
     let want = apply(model, abandon);
     Ok((got, want))
+}
+
+/// A puppet's handle: from one value, or from a factory making each value with the same strings.
+fn puppet_handle<T: SuperLoop>(
+    from_fn: bool,
+    wrap: fn(Strings) -> T,
+    s: &Strings,
+) -> LoopHandle<T> {
+    if from_fn {
+        let s = s.clone();
+        LoopHandle::from_fn(move || wrap(s.clone()))
+    } else {
+        LoopHandle::new(wrap(s.clone()))
+    }
 }
 
 fn run_handle_case<T: SuperLoop>(
@@ -654,12 +722,7 @@ fn run_handle_case<T: SuperLoop>(
 ) -> Result<(), TestCaseError> {
     quiet_planned_panics();
     let (s, c) = strings();
-    let h = if from_fn {
-        let s = s.clone();
-        LoopHandle::from_fn(move || wrap(s.clone()))
-    } else {
-        LoopHandle::new(wrap(s.clone()))
-    };
+    let h = puppet_handle(from_fn, wrap, &s);
     let mut m = HandleModel::new(&T::CONFIG, from_fn);
     for (step, op) in ops.iter().enumerate() {
         let what = format!("step {step}: {op:?}");
@@ -818,6 +881,34 @@ proptest! {
 
 // ---------------------------------------------------------------------------------------
 // The model of a controller with three puppet members.
+//
+// Each member is modelled by a `HandleModel` (the handle model's rules, with `supervised` and
+// the `Ended` events its thread sends), and the controller by its supervisor, green light,
+// resets and events. Besides the operations of the controller and of the members' handles
+// (`start`, `stop`, `hard_reset`, `failure`), the driver blocks a member's cycle ignoring stop
+// (so that a stop, a reset or a hard reset abandons it after its short grace) and releases the
+// blocked threads; it stops the controller with `stop`, `stop_loops`, `stop_with_report` and
+// `run_until` (a signal already on, or one that goes on 1 ms later), and ends each case with a
+// `stop` or by dropping the controller (its only clone). Cases are built with or without
+// `stop_all_at_once`, with members made from one value or from a factory.
+//
+// After each step it compares each member's state, hook counts (where `on_stop` ran is left
+// out: a thread that ends on its own may be joined by a reset under way instead), abandoned
+// threads and thread name; the controller's supervisor, green light, resets, `on_reset` calls
+// and alive/stalled members; the return values and stop reports; and the threads of the case
+// alive in the process (`/proc/self/task`): at most one live thread per member, plus its
+// abandoned ones. A stop run on the test thread also checks its order: each `on_stop` it runs
+// records which members were still running then — in dependency order every member declared
+// before it that was running, all at once none. At the end every thread is released, and no
+// thread of the case may be left; hooks pair.
+//
+// A stop that abandons a thread that was *not* blocked (a machine too loaded for it to end
+// within its grace) is accepted when the call lasted the grace, and the model then follows the
+// abandonment path (the thread ends on its own soon after). A stop on the supervisor thread (a
+// reset's, or giving up) cannot be timed from here: the model predicts the join, which a
+// later abandonment usually reaches too (the queued restart runs when the value comes back);
+// when the runtime does not reach the model's state and one of those threads ran `on_stop`
+// itself (it was abandoned), the case ends early, inconclusive (`end_inconclusive`).
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -836,6 +927,9 @@ impl Kind {
     }
 }
 
+/// The supervisor thread's name prefix (unique in this binary: threads are counted by name).
+const CTL: &str = "CtlModel";
+
 #[derive(Clone, Debug)]
 enum Ev {
     Exceeded(usize),
@@ -843,83 +937,10 @@ enum Ev {
 }
 
 #[derive(Clone, Debug)]
-struct MemberModel {
-    config: LoopConfig,
-    wanted: bool,
-    supervised: bool,
-    live: Option<u64>,
-    gens: u64,
-    failures: u32,
-    on_start: usize,
-    on_stop: usize,
-    on_thread_start: usize,
-    on_thread_stop: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct MemberObs {
-    state: LoopState,
-    alive: bool,
-    running: bool,
-    failures: u32,
-    thread: Option<String>,
-    on_start: usize,
-    on_stop: usize,
-    on_thread_start: usize,
-    on_thread_stop: usize,
-}
-
-impl MemberModel {
-    fn start_locked(&mut self) -> bool {
-        self.supervised = true;
-        self.wanted = true;
-        if self.live.is_some() {
-            return false;
-        }
-        self.on_start += 1;
-        self.live = Some(self.gens);
-        self.gens += 1;
-        self.on_thread_start += 1;
-        true
-    }
-
-    fn stop(&mut self, unsupervise: bool) {
-        self.wanted = false;
-        if unsupervise {
-            self.supervised = false;
-        }
-        if self.live.take().is_some() {
-            self.on_thread_stop += 1;
-            self.on_stop += 1;
-        }
-    }
-
-    fn expected(&self) -> MemberObs {
-        MemberObs {
-            state: match (self.live, self.wanted) {
-                (Some(_), _) => LoopState::Running,
-                (None, true) => LoopState::Failed,
-                (None, false) => LoopState::Stopped,
-            },
-            alive: self.live.is_some(),
-            running: self.wanted,
-            failures: self.failures,
-            thread: self
-                .gens
-                .checked_sub(1)
-                .map(|g| format!("{}_{g}", self.config.name)),
-            on_start: self.on_start,
-            on_stop: self.on_stop,
-            on_thread_start: self.on_thread_start,
-            on_thread_stop: self.on_thread_stop,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
 struct ControllerModel {
     strategy: Policy,
     max_restarts: Option<u32>,
+    at_once: bool,
     supervisor: bool,
     /// Supervisor threads started so far.
     supervisors: u64,
@@ -928,13 +949,16 @@ struct ControllerModel {
     resets: u64,
     reset_times: u32,
     on_reset: u64,
-    members: Vec<MemberModel>,
+    members: Vec<HandleModel>,
     /// Events sent and not handled (they wait while no supervisor runs).
     pending: VecDeque<Ev>,
     /// An event was handled while the group had given up: a no-op whose handling nothing
     /// observable tells apart from its not being handled yet (`wait_green` waits for a green
     /// light that is off). The case ends there rather than race it.
     unobservable: bool,
+    /// The threads (member, thread name) the supervisor's stops in this step are expected to
+    /// join: the driver watches for one of them running `on_stop` itself, abandoned.
+    supervisor_joins: Vec<(usize, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -947,63 +971,85 @@ struct ControllerObs {
     has_alive: bool,
     alive: usize,
     stalled: usize,
-    members: Vec<MemberObs>,
+    members: Vec<HandleObs>,
+    threads: Vec<String>,
+}
+
+/// A member's observation as the controller model compares it: without where `on_stop` ran.
+fn in_group(mut obs: HandleObs) -> HandleObs {
+    obs.on_stop_on_loop_threads = 0;
+    obs
+}
+
+/// Thread names of the controller model's case (members and supervisor), sorted.
+fn ctrl_threads() -> Vec<String> {
+    threads_named(&["Steady_", "Brittle_", "Loner_", "CtlModel_"])
 }
 
 impl ControllerModel {
     fn expected(&self) -> ControllerObs {
+        let mut threads: Vec<String> = self
+            .members
+            .iter()
+            .flat_map(|h| {
+                h.live
+                    .iter()
+                    .chain(h.abandoned.iter().map(|(t, _)| t))
+                    .map(|t| format!("{}_{}", h.name, t.gen))
+            })
+            .collect();
+        if self.supervisor {
+            threads.push(format!("{CTL}_{}", self.supervisors - 1));
+        }
+        threads.sort();
+        // `stalled_loops`: wanted running with no live thread, or left with an abandoned one.
+        let stalled = |h: &HandleModel| match h.state() {
+            LoopState::Failed | LoopState::Abandoned => true,
+            LoopState::Starting => h.live.is_none() && !h.abandoned.is_empty(),
+            _ => false,
+        };
         ControllerObs {
             supervisor: self
                 .supervisor
-                .then(|| format!("LoopController_{}", self.supervisors - 1)),
+                .then(|| format!("{CTL}_{}", self.supervisors - 1)),
             green: self.green,
             failed: self.failed,
             resets: self.resets,
             on_reset: self.on_reset,
-            has_alive: self.members.iter().any(|m| m.live.is_some()),
-            alive: self.members.iter().filter(|m| m.live.is_some()).count(),
-            stalled: self
+            has_alive: self.members.iter().any(|h| h.live.is_some()),
+            alive: self.members.iter().filter(|h| h.live.is_some()).count(),
+            stalled: self.members.iter().filter(|h| stalled(h)).count(),
+            members: self
                 .members
                 .iter()
-                .filter(|m| m.wanted && m.live.is_none())
-                .count(),
-            members: self.members.iter().map(MemberModel::expected).collect(),
+                .map(|h| in_group(h.expected()))
+                .collect(),
+            threads,
+        }
+    }
+
+    /// Takes the `Ended` events the members' threads sent.
+    fn collect(&mut self) {
+        for (i, h) in self.members.iter_mut().enumerate() {
+            for gen in h.ended.drain(..) {
+                self.pending.push_back(Ev::Ended(i, gen));
+            }
         }
     }
 
     /// A member's failure (from its thread `from`, or from outside).
     fn record_failure(&mut self, i: usize, from: Option<u64>) -> bool {
-        let m = &mut self.members[i];
-        m.failures += 1;
-        if m.failures <= m.config.max_failures {
-            return false;
+        let exceeded = self.members[i].record_failure(from);
+        if exceeded {
+            self.pending.push_back(Ev::Exceeded(i));
         }
-        m.failures = 0;
-        self.pending.push_back(Ev::Exceeded(i));
-        if m.config.stop_on_failure {
-            match (m.live, from) {
-                (Some(g), Some(f)) if g != f => return true,
-                (None, Some(_)) => return true,
-                _ => {}
-            }
-            m.wanted = false;
-            if m.live.is_some() {
-                self.end_on_its_own(i);
-            }
-        }
-        true
-    }
-
-    /// Member `i`'s thread ended with nobody waiting for it.
-    fn end_on_its_own(&mut self, i: usize) {
-        let m = &mut self.members[i];
-        let gen = m.live.take().expect("a live thread");
-        m.on_thread_stop += 1;
-        m.on_stop += 1;
-        self.pending.push_back(Ev::Ended(i, gen));
+        self.members[i].advance();
+        self.collect();
+        exceeded
     }
 
     fn process(&mut self) {
+        self.collect();
         while self.supervisor {
             let Some(ev) = self.pending.pop_front() else {
                 break;
@@ -1014,11 +1060,29 @@ impl ControllerModel {
             match ev {
                 Ev::Exceeded(i) => self.reset(i),
                 Ev::Ended(i, gen) => {
-                    let m = &mut self.members[i];
-                    if !self.failed && m.supervised && m.live.is_none() && m.gens == gen + 1 {
-                        m.start_locked();
+                    let h = &mut self.members[i];
+                    if !self.failed
+                        && h.supervised
+                        && h.live.is_none()
+                        && !h.queued
+                        && h.gens == gen + 1
+                    {
+                        h.start_locked();
                     }
                 }
+            }
+            self.collect();
+        }
+    }
+
+    /// The supervisor is about to stop members `set`: their threads that are not blocked are
+    /// expected to end within their grace, joined by the supervisor.
+    fn supervisor_stops(&mut self, set: &[usize]) {
+        for &i in set {
+            let h = &self.members[i];
+            if let Some(t) = h.live.as_ref().filter(|t| !t.blocked) {
+                self.supervisor_joins
+                    .push((i, format!("{}_{}", h.name, t.gen)));
             }
         }
     }
@@ -1032,9 +1096,8 @@ impl ControllerModel {
                 // Giving up stops every member without taking it out of supervision (a
                 // parent's reset restarts them); while the group has given up, its own events
                 // restart nothing.
-                for m in self.members.iter_mut().rev() {
-                    m.stop(false);
-                }
+                self.supervisor_stops(&[0, 1, 2]);
+                self.stop_members(&[false; 3], false);
                 self.failed = true;
                 self.green = false;
                 return;
@@ -1042,28 +1105,64 @@ impl ControllerModel {
             self.reset_times += 1;
         }
         self.resets += 1;
-        let global = |m: &MemberModel| m.config.reset_globally;
         let set: Vec<usize> = (0..self.members.len())
-            .filter(|&i| match self.strategy {
-                Policy::OneForOne => i == trigger,
-                Policy::OneForAll => {
-                    global(&self.members[i]) || (i == trigger && self.members[i].live.is_none())
+            .filter(|&i| {
+                let h = &self.members[i];
+                match self.strategy {
+                    Policy::OneForOne => i == trigger,
+                    Policy::OneForAll => h.reset_globally || (i == trigger && h.live.is_none()),
+                    Policy::RestForOne => i == trigger || (i > trigger && h.reset_globally),
                 }
-                Policy::RestForOne => i == trigger || (i > trigger && global(&self.members[i])),
             })
             .collect();
+        // A thread blocked past its grace is abandoned; its restart is a hard reset (at once
+        // from a factory's fresh value, else queued until the value comes back).
+        self.supervisor_stops(&set);
         for &i in set.iter().rev() {
-            self.members[i].stop(false);
+            self.members[i].stop_as(false, false);
         }
         self.on_reset += 1;
         for &i in &set {
-            let m = &mut self.members[i];
-            m.failures = 0;
-            if m.supervised {
-                m.start_locked();
+            let h = &mut self.members[i];
+            h.failures = 0;
+            if h.supervised {
+                h.start_locked();
             }
         }
         self.green = true;
+    }
+
+    /// Stops every member, the last declared first. `abandon[i]`: member `i`'s thread was not
+    /// blocked yet did not end within its grace. Returns the stop report's names: (stopped in
+    /// time, abandoned).
+    fn stop_members(&mut self, abandon: &[bool], unsupervise: bool) -> (Vec<String>, Vec<String>) {
+        let (mut stopped, mut abandoned) = (Vec::new(), Vec::new());
+        for (i, h) in self.members.iter_mut().enumerate().rev() {
+            let clean = h.stop_as(abandon[i], unsupervise);
+            let name = h.thread_name().unwrap_or_else(|| h.name.to_owned());
+            if clean {
+                stopped.push(name);
+            } else {
+                abandoned.push(name);
+            }
+        }
+        for h in &mut self.members {
+            h.advance();
+        }
+        self.collect();
+        (stopped, abandoned)
+    }
+
+    /// `stop`, `stop_with_report`, `run_until`, or the last clone's drop.
+    fn stop_all(&mut self, abandon: &[bool]) -> (Vec<String>, Vec<String>) {
+        let names = self.stop_members(abandon, true);
+        if self.supervisor {
+            // Events nobody will handle are dropped with the supervisor.
+            self.pending.clear();
+        }
+        self.supervisor = false;
+        self.green = true;
+        names
     }
 }
 
@@ -1071,12 +1170,18 @@ impl ControllerModel {
 enum CtrlOp {
     Start,
     Stop,
+    StopWithReport,
+    /// `run_until` a signal already on (true), or one that goes on 1 ms later.
+    RunUntil(bool),
     StopLoops,
     Maintain,
     MemberStart(usize),
     MemberStop(usize),
+    MemberHardReset(usize),
     MemberFailure(usize),
     MemberCycle(usize, Cmd),
+    /// Releases every blocked thread.
+    Release,
     Reads,
 }
 
@@ -1085,28 +1190,35 @@ fn ctrl_op() -> impl Strategy<Value = CtrlOp> {
     prop_oneof![
         2 => Just(CtrlOp::Start),
         1 => Just(CtrlOp::Stop),
+        1 => Just(CtrlOp::StopWithReport),
+        1 => any::<bool>().prop_map(CtrlOp::RunUntil),
         1 => Just(CtrlOp::StopLoops),
-        3 => Just(CtrlOp::Maintain),
+        4 => Just(CtrlOp::Maintain),
         2 => i.clone().prop_map(CtrlOp::MemberStart),
         2 => i.clone().prop_map(CtrlOp::MemberStop),
+        2 => i.clone().prop_map(CtrlOp::MemberHardReset),
         4 => i.clone().prop_map(CtrlOp::MemberFailure),
-        4 => (i, prop_oneof![
+        4 => (i.clone(), prop_oneof![
             Just(Cmd::Err),
             Just(Cmd::Panic),
             Just(Cmd::CtxStop),
             Just(Cmd::CtxFailure),
         ])
             .prop_map(|(i, c)| CtrlOp::MemberCycle(i, c)),
+        3 => i.prop_map(|i| CtrlOp::MemberCycle(i, Cmd::Block)),
+        2 => Just(CtrlOp::Release),
         1 => Just(CtrlOp::Reads),
     ]
 }
 
 /// One member, type-erased.
-trait MemberOps {
+trait MemberOps: Send + Sync {
     fn start(&self) -> bool;
     fn stop(&self) -> bool;
+    fn hard_reset(&self) -> bool;
     fn failure(&self) -> bool;
-    fn observe(&self, log: &Log) -> MemberObs;
+    fn state(&self) -> LoopState;
+    fn observe(&self, log: &Log) -> HandleObs;
 }
 
 impl<T: SuperLoop> MemberOps for LoopHandle<T> {
@@ -1116,28 +1228,36 @@ impl<T: SuperLoop> MemberOps for LoopHandle<T> {
     fn stop(&self) -> bool {
         LoopHandle::stop(self)
     }
+    fn hard_reset(&self) -> bool {
+        LoopHandle::hard_reset(self)
+    }
     fn failure(&self) -> bool {
         LoopHandle::failure(self)
     }
-    fn observe(&self, log: &Log) -> MemberObs {
-        let st = self.status();
-        MemberObs {
-            state: st.state,
-            alive: st.alive,
-            running: st.running,
-            failures: st.failures,
-            thread: st.thread_name,
-            on_start: log.count("on_start"),
-            on_stop: log.count("on_stop"),
-            on_thread_start: log.count("on_thread_start"),
-            on_thread_stop: log.count("on_thread_stop"),
-        }
+    fn state(&self) -> LoopState {
+        self.status().state
     }
+    fn observe(&self, log: &Log) -> HandleObs {
+        in_group(observe_handle(self, log))
+    }
+}
+
+type Members = [(Arc<dyn MemberOps>, Controls)];
+
+fn add_member<T: SuperLoop>(
+    c: &LoopController,
+    from_fn: bool,
+    wrap: fn(Strings) -> T,
+    s: &Strings,
+) -> Arc<dyn MemberOps> {
+    let h = puppet_handle(from_fn, wrap, s);
+    c.add(&h);
+    Arc::new(h)
 }
 
 fn observe_controller(
     c: &LoopController,
-    members: &[(Box<dyn MemberOps>, Controls)],
+    members: &Members,
     on_reset: &AtomicU64,
 ) -> ControllerObs {
     let health = c.health();
@@ -1151,19 +1271,134 @@ fn observe_controller(
         alive: c.alive_loops().len(),
         stalled: c.stalled_loops().len(),
         members: members.iter().map(|(m, c)| m.observe(&c.log)).collect(),
+        threads: ctrl_threads(),
     }
+}
+
+/// What a stop of the whole group returned.
+enum Stopped {
+    Clean(bool),
+    Report(StopReport),
+    /// The controller's drop returns nothing.
+    Nothing,
+}
+
+/// Runs a stop of every member on this thread (`whole`: of the controller too) and applies it
+/// to the model: the return value or report, and the order in which the members were asked.
+fn stop_group(
+    m: &mut ControllerModel,
+    members: &Members,
+    what: &str,
+    whole: bool,
+    call: impl FnOnce() -> Stopped,
+) -> Result<(), TestCaseError> {
+    let me = current_thread();
+    let on_stops = |members: &Members| -> Vec<usize> {
+        members
+            .iter()
+            .map(|(_, c)| c.log.count_on("on_stop", &me))
+            .collect()
+    };
+    let before = on_stops(members);
+    let joinable: Vec<bool> = m
+        .members
+        .iter()
+        .map(|h| h.live.as_ref().is_some_and(|t| !t.blocked))
+        .collect();
+    let cycling: Vec<bool> = m
+        .members
+        .iter()
+        .map(|h| h.live.as_ref().is_some_and(|t| !t.signalled))
+        .collect();
+    let began = Instant::now();
+    let got = call();
+    let took = began.elapsed();
+    let joined: Vec<bool> = on_stops(members)
+        .iter()
+        .zip(&before)
+        .map(|(after, before)| after > before)
+        .collect();
+    let abandon: Vec<bool> = (0..members.len())
+        .map(|i| joinable[i] && !joined[i])
+        .collect();
+    for (i, h) in m.members.iter().enumerate() {
+        if abandon[i] {
+            prop_assert!(
+                took >= h.grace,
+                "{}: {}'s thread was not blocked, yet abandoned after {:?}, before its grace",
+                what,
+                h.name,
+                took
+            );
+        }
+    }
+    let (stopped, abandoned) = if whole {
+        m.stop_all(&abandon)
+    } else {
+        m.stop_members(&abandon, true)
+    };
+    match got {
+        Stopped::Clean(clean) => prop_assert_eq!(clean, abandoned.is_empty(), "{}", what),
+        Stopped::Report(r) => {
+            prop_assert_eq!(&r.stopped, &stopped, "{}: stopped in time", what);
+            prop_assert_eq!(&r.abandoned, &abandoned, "{}: abandoned", what);
+        }
+        Stopped::Nothing => {}
+    }
+    // When member `j`'s on_stop ran here, in dependency order every member declared before it
+    // that was running was still running (not yet asked); all at once, none was.
+    for (j, (_, ctl)) in members.iter().enumerate() {
+        if !joined[j] {
+            continue;
+        }
+        let seen = ctl
+            .log
+            .events()
+            .into_iter()
+            .rev()
+            .find(|e| e.hook == "on_stop" && e.thread == me)
+            .map(|e| e.detail)
+            .unwrap_or_default();
+        let want: String = (0..members.len())
+            .map(|i| {
+                if i < j && cycling[i] && !m.at_once {
+                    'R'
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        prop_assert_eq!(
+            seen,
+            want,
+            "{}: running members (R) when member {}'s on_stop ran",
+            what,
+            j
+        );
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    Stop,
+    /// Drops the controller (its only clone) while members run.
+    Drop,
 }
 
 fn run_controller_case(
     strategy: Policy,
     max_restarts: Option<u32>,
-    kinds: [Kind; 3],
+    at_once: bool,
+    spec: [(Kind, bool); 3],
     ops: &[CtrlOp],
+    ending: Ending,
 ) -> Result<(), TestCaseError> {
     quiet_planned_panics();
     let on_reset = Arc::new(AtomicU64::new(0));
     let counter = on_reset.clone();
     let mut c = LoopController::new()
+        .named(CTL)
         .strategy(strategy)
         .backoff(Duration::from_millis(1), Duration::from_millis(2))
         .on_reset(move || {
@@ -1172,21 +1407,38 @@ fn run_controller_case(
     if let Some(max) = max_restarts {
         c = c.max_restarts(max, Duration::from_secs(3600));
     }
-    let members: Vec<(Box<dyn MemberOps>, Controls)> = kinds
+    if at_once {
+        c = c.stop_all_at_once();
+    }
+    let members: Vec<(Arc<dyn MemberOps>, Controls)> = spec
         .iter()
-        .map(|kind| {
+        .map(|&(kind, from_fn)| {
             let (s, ctl) = strings();
-            let h: Box<dyn MemberOps> = match kind {
-                Kind::Steady => Box::new(c.new_loop(Steady(s))),
-                Kind::Brittle => Box::new(c.new_loop(Brittle(s))),
-                Kind::Loner => Box::new(c.new_loop(Loner(s))),
+            let h = match kind {
+                Kind::Steady => add_member(&c, from_fn, Steady, &s),
+                Kind::Brittle => add_member(&c, from_fn, Brittle, &s),
+                Kind::Loner => add_member(&c, from_fn, Loner, &s),
             };
             (h, ctl)
         })
         .collect();
+    // Every on_stop notes which members are running (R) at that moment.
+    let weak: Vec<Weak<dyn MemberOps>> = members.iter().map(|(h, _)| Arc::downgrade(h)).collect();
+    let note: Note = Arc::new(move || {
+        weak.iter()
+            .map(|h| match h.upgrade() {
+                Some(h) if h.state() == LoopState::Running => 'R',
+                _ => '-',
+            })
+            .collect()
+    });
+    for (_, ctl) in &members {
+        *ctl.note.lock() = Some(note.clone());
+    }
     let mut m = ControllerModel {
         strategy,
         max_restarts,
+        at_once,
         supervisor: false,
         supervisors: 0,
         failed: false,
@@ -1194,23 +1446,22 @@ fn run_controller_case(
         resets: 0,
         reset_times: 0,
         on_reset: 0,
-        members: kinds
+        members: spec
             .iter()
-            .map(|k| MemberModel {
-                config: k.config(),
-                wanted: false,
-                supervised: false,
-                live: None,
-                gens: 0,
-                failures: 0,
-                on_start: 0,
-                on_stop: 0,
-                on_thread_start: 0,
-                on_thread_stop: 0,
-            })
+            .map(|&(kind, from_fn)| HandleModel::new(&kind.config(), from_fn))
             .collect(),
         pending: VecDeque::new(),
         unobservable: false,
+        supervisor_joins: Vec::new(),
+    };
+    let release_all = |m: &mut ControllerModel| {
+        for (h, (_, ctl)) in m.members.iter_mut().zip(&members) {
+            for _ in 0..h.blocked() {
+                ctl.release.send(()).unwrap();
+            }
+            h.release_all();
+        }
+        m.collect();
     };
 
     for (step, op) in ops.iter().enumerate() {
@@ -1226,31 +1477,37 @@ fn run_controller_case(
                 prop_assert_eq!(got, want, "{}: start()", what);
             }
             CtrlOp::Stop => {
-                let got = c.stop();
-                for mm in m.members.iter_mut().rev() {
-                    mm.stop(true);
-                }
-                if m.supervisor {
-                    // Events nobody will handle are dropped with the supervisor.
-                    m.pending.clear();
-                }
-                m.supervisor = false;
-                m.green = true;
-                prop_assert!(got, "{}: stop() with nothing blocked", what);
+                stop_group(&mut m, &members, &what, true, || Stopped::Clean(c.stop()))?;
+            }
+            CtrlOp::StopWithReport => {
+                stop_group(&mut m, &members, &what, true, || {
+                    Stopped::Report(c.stop_with_report())
+                })?;
+            }
+            CtrlOp::RunUntil(on) => {
+                let signal = if *on {
+                    let s = Signal::new();
+                    s.go();
+                    s
+                } else {
+                    Signal::after(Duration::from_millis(1))
+                };
+                stop_group(&mut m, &members, &what, true, || {
+                    Stopped::Report(c.run_until(&signal))
+                })?;
             }
             CtrlOp::StopLoops => {
-                prop_assert!(c.stop_loops(), "{}: stop_loops()", what);
-                for mm in m.members.iter_mut().rev() {
-                    mm.stop(true);
-                }
+                stop_group(&mut m, &members, &what, false, || {
+                    Stopped::Clean(c.stop_loops())
+                })?;
             }
             CtrlOp::Maintain => {
                 c.maintain_loops();
                 m.failed = false;
                 m.green = true;
-                for mm in &mut m.members {
-                    if mm.live.is_none() {
-                        mm.start_locked();
+                for h in &mut m.members {
+                    if h.live.is_none() {
+                        h.start_locked();
                     }
                 }
             }
@@ -1260,8 +1517,31 @@ fn run_controller_case(
                 prop_assert_eq!(got, want, "{}: start()", what);
             }
             CtrlOp::MemberStop(i) => {
-                prop_assert!(members[*i].0.stop(), "{}: stop()", what);
-                m.members[*i].stop(true);
+                let (got, want) = stop_like(
+                    &mut m.members[*i],
+                    &members[*i].1.log,
+                    || members[*i].0.stop(),
+                    |h, a| {
+                        let r = h.stop(a);
+                        h.advance();
+                        r
+                    },
+                )?;
+                prop_assert_eq!(got, want, "{}: stop()", what);
+            }
+            CtrlOp::MemberHardReset(i) => {
+                let (got, want) = stop_like(
+                    &mut m.members[*i],
+                    &members[*i].1.log,
+                    || members[*i].0.hard_reset(),
+                    |h, a| {
+                        h.stop(a);
+                        let r = h.start_locked();
+                        h.advance();
+                        r
+                    },
+                )?;
+                prop_assert_eq!(got, want, "{}: hard_reset()", what);
             }
             CtrlOp::MemberFailure(i) => {
                 let got = members[*i].0.failure();
@@ -1269,10 +1549,10 @@ fn run_controller_case(
                 prop_assert_eq!(got, want, "{}: failure()", what);
             }
             CtrlOp::MemberCycle(i, cmd) => {
-                let Some(gen) = m.members[*i].live else {
+                let Some(gen) = m.members[*i].live_cycling() else {
                     continue;
                 };
-                let thread = format!("{}_{gen}", m.members[*i].config.name);
+                let thread = format!("{}_{gen}", m.members[*i].name);
                 let exceeded = command(&members[*i].1, *cmd, &thread)?;
                 match cmd {
                     Cmd::Err => {
@@ -1281,26 +1561,33 @@ fn run_controller_case(
                     Cmd::Panic => {
                         m.record_failure(*i, Some(gen));
                         if m.members[*i].live.is_some() {
-                            m.end_on_its_own(*i);
+                            m.members[*i].end_live_on_its_own(true);
                         }
                     }
                     Cmd::CtxStop => {
-                        m.members[*i].wanted = false;
-                        m.end_on_its_own(*i);
+                        m.members[*i].request_stop(Some(gen));
+                        m.members[*i].advance();
                     }
                     Cmd::CtxFailure => {
                         let want = m.record_failure(*i, Some(gen));
                         prop_assert_eq!(exceeded, want, "{}: ctx.failure()", what);
                     }
-                    Cmd::Block => unreachable!("no blocking in the controller model"),
+                    Cmd::Block => {
+                        if let Some(t) = &mut m.members[*i].live {
+                            t.blocked = true;
+                        }
+                    }
                 }
             }
+            CtrlOp::Release => release_all(&mut m),
             CtrlOp::Reads => {
                 let health = c.health();
                 prop_assert_eq!(health.members.len(), 3);
-                prop_assert!(health.to_string().contains("LoopController"));
+                prop_assert!(health.to_string().contains(CTL));
                 let shown = format!("{:?}", c);
                 prop_assert!(shown.starts_with("LoopController"), "{}", shown);
+                // Dropping a clone that is not the last stops nothing.
+                drop(c.clone());
             }
         }
         m.process();
@@ -1313,21 +1600,106 @@ fn run_controller_case(
                 c.health()
             );
         }
-        settle(&what, &expected, || {
-            observe_controller(&c, &members, &on_reset)
-        })?;
+        let settled = settle_unless(
+            &what,
+            &expected,
+            || observe_controller(&c, &members, &on_reset),
+            || {
+                m.supervisor_joins
+                    .iter()
+                    .any(|(i, t)| members[*i].1.log.count_on("on_stop", t) > 0)
+            },
+        )?;
+        if !settled {
+            return end_inconclusive(&what, c, &members, &m);
+        }
+        m.supervisor_joins.clear();
         if m.unobservable {
             break;
         }
     }
 
-    prop_assert!(c.stop(), "final stop()");
-    prop_assert!(!c.has_alive_loops());
-    for (h, ctl) in &members {
-        let obs = h.observe(&ctl.log);
-        prop_assert_eq!(obs.state, LoopState::Stopped);
-        prop_assert_eq!(obs.on_start, obs.on_stop, "pairing");
-        prop_assert_eq!(obs.on_thread_start, obs.on_thread_stop, "pairing");
+    // The end: stop (or drop the controller), release every blocked thread; then no thread of
+    // the case is left, and hooks pair.
+    match ending {
+        Ending::Stop => {
+            stop_group(&mut m, &members, "final stop()", true, || {
+                Stopped::Clean(c.stop())
+            })?;
+        }
+        Ending::Drop => {
+            stop_group(
+                &mut m,
+                &members,
+                "dropping the controller",
+                true,
+                move || {
+                    drop(c);
+                    Stopped::Nothing
+                },
+            )?;
+        }
+    }
+    release_all(&mut m);
+    let expected = m.expected();
+    let observe = || {
+        (
+            members
+                .iter()
+                .map(|(h, ctl)| h.observe(&ctl.log))
+                .collect::<Vec<_>>(),
+            ctrl_threads(),
+        )
+    };
+    settle(
+        &format!("the end ({ending:?}), every thread released"),
+        &(expected.members, expected.threads),
+        observe,
+    )?;
+    let (obs, threads) = observe();
+    prop_assert!(threads.is_empty(), "threads left: {:?}", threads);
+    for (h, o) in m.members.iter().zip(&obs) {
+        prop_assert_eq!(o.state, LoopState::Stopped);
+        prop_assert_eq!(
+            o.on_stop,
+            h.allowed,
+            "every allowed on_start has one on_stop"
+        );
+        prop_assert_eq!(o.on_thread_start, o.on_thread_stop, "pairing");
+    }
+    Ok(())
+}
+
+/// A stop on the supervisor thread (a reset's, or giving up) abandoned a thread that was not
+/// blocked: a machine too loaded for it to end within its grace. What follows depends on when
+/// that thread hands its value back (a second reset before then finds the restart still queued,
+/// and restarts the member once, not twice), which the model does not follow. The case ends
+/// here, checking what holds either way: once every thread is released and the controller
+/// stopped, no thread of the case is left, and hooks pair.
+fn end_inconclusive(
+    what: &str,
+    c: LoopController,
+    members: &Members,
+    m: &ControllerModel,
+) -> Result<(), TestCaseError> {
+    eprintln!("{what}: a reset abandoned a thread that was not blocked (a loaded machine); the case ends here");
+    for (h, (_, ctl)) in m.members.iter().zip(members) {
+        for _ in 0..h.blocked() {
+            ctl.release.send(()).unwrap();
+        }
+    }
+    c.stop();
+    drop(c);
+    settle(
+        "the inconclusive case's stop",
+        &Vec::<String>::new(),
+        ctrl_threads,
+    )?;
+    for (h, ctl) in members {
+        let o = h.observe(&ctl.log);
+        prop_assert_eq!(o.state, LoopState::Stopped);
+        prop_assert_eq!(o.on_start, o.on_stop, "pairing");
+        prop_assert_eq!(o.on_thread_start, o.on_thread_stop, "pairing");
     }
     Ok(())
 }
@@ -1340,8 +1712,11 @@ fn strategy_choice() -> impl Strategy<Value = Policy> {
     ]
 }
 
-fn kind() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::Steady), Just(Kind::Brittle), Just(Kind::Loner)]
+fn member_spec() -> impl Strategy<Value = (Kind, bool)> {
+    (
+        prop_oneof![Just(Kind::Steady), Just(Kind::Brittle), Just(Kind::Loner)],
+        any::<bool>(),
+    )
 }
 
 proptest! {
@@ -1351,10 +1726,21 @@ proptest! {
     fn controller_follows_the_model(
         strategy in strategy_choice(),
         max_restarts in prop::option::of(0..3u32),
-        kinds in [kind(), kind(), kind()],
-        ops in prop::collection::vec(ctrl_op(), 1..24),
+        at_once in any::<bool>(),
+        spec in [member_spec(), member_spec(), member_spec()],
+        warm in any::<bool>(),
+        ops in prop::collection::vec(ctrl_op(), 1..32),
+        drop_at_end in any::<bool>(),
     ) {
-        run_controller_case(strategy, max_restarts, kinds, &ops)?;
+        // Half the cases begin with the supervisor and every member running.
+        let ops: Vec<CtrlOp> = warm
+            .then_some([CtrlOp::Start, CtrlOp::Maintain])
+            .into_iter()
+            .flatten()
+            .chain(ops)
+            .collect();
+        let ending = if drop_at_end { Ending::Drop } else { Ending::Stop };
+        run_controller_case(strategy, max_restarts, at_once, spec, &ops, ending)?;
     }
 }
 
@@ -1411,6 +1797,58 @@ fn wait_green_after_a_stop_that_raced_a_member_event() {
     assert!(
         c.wait_green(Duration::from_secs(5)),
         "green, nothing left to handle, yet wait_green times out"
+    );
+}
+
+probe!(Quitter, grace = "20s");
+probe!(Crasher, grace = "20s");
+
+/// `stalled_loops` lists "members that should run but do not: wanted running (or under
+/// supervision) with no live thread", and DESIGN.md has the group want a member running after
+/// its thread ended on its own, by a panic or by `ctx.stop()` alike ("restarted alone"). Yet
+/// of two members waiting out their lone-restart backoff, only the one that panicked is listed:
+/// after `ctx.stop()` a member's state is `Stopped` (its handle no longer wants it running),
+/// and `stalled_loops` goes by the state alone, although the member is still under supervision
+/// and the supervisor restarts it when the backoff has passed. (The same holds while no
+/// supervisor runs, and for a member that `stop_on_failure` stopped.) The controller model
+/// follows the code here: its `stalled` rule is `Failed`/`Abandoned`/`Starting` with an
+/// abandoned thread.
+#[test]
+#[ignore = "bug: a supervised member whose thread ended by ctx.stop() is missing from stalled_loops"]
+fn stalled_loops_lists_a_supervised_member_whose_thread_stopped_itself() {
+    use common::{eventually, CycleMode, Probe};
+    quiet_planned_panics();
+    let c = LoopController::new().backoff(Duration::from_secs(60), Duration::from_secs(60));
+    let quitter = Probe::new(CycleMode::StopSelf);
+    let quitter_log = quitter.log.clone();
+    let quitter = c.new_loop(Quitter(quitter));
+    let crasher = Probe::new(CycleMode::Panic).panic_in("cycle");
+    let crasher_log = crasher.log.clone();
+    let crasher = c.new_loop(Crasher(crasher));
+    assert!(c.start());
+    c.maintain_loops();
+    // Each thread ends at once; the first lone restart is immediate, the second waits 60 s.
+    quitter_log.wait_for("on_stop", 2);
+    crasher_log.wait_for("on_stop", 2);
+    eventually("both second threads to have ended", || {
+        !quitter.is_alive() && !crasher.is_alive()
+    });
+    let stalled: Vec<String> = c
+        .stalled_loops()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let threads = (quitter.thread_name(), crasher.thread_name());
+    c.stop();
+    assert_eq!(
+        threads,
+        (Some("Quitter_1".to_owned()), Some("Crasher_1".to_owned())),
+        "restarted once each, the second restart waiting out its backoff"
+    );
+    assert_eq!(
+        stalled,
+        ["Quitter", "Crasher"],
+        "both will be restarted by the group, neither runs"
     );
 }
 
@@ -1747,14 +2185,14 @@ fn task_op() -> impl Strategy<Value = TaskOp> {
     ]
 }
 
-/// The names of this process's threads that start with `prefix`, sorted.
-fn threads_named(prefix: &str) -> Vec<String> {
+/// The names of this process's threads that start with one of `prefixes`, sorted.
+fn threads_named(prefixes: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
         .map(|dir| {
             dir.filter_map(|e| {
                 let comm = std::fs::read_to_string(e.ok()?.path().join("comm")).ok()?;
                 let comm = comm.trim_end().to_owned();
-                comm.starts_with(prefix).then_some(comm)
+                prefixes.iter().any(|p| comm.starts_with(p)).then_some(comm)
             })
             .collect()
         })
@@ -1847,7 +2285,7 @@ fn run_task_case(
     let observe = |strings: &[TaskControls]| {
         started_seen.lock().extend(started_rx.try_iter());
         TasksObs {
-            threads: threads_named("Tk"),
+            threads: threads_named(&["Tk"]),
             started: started_seen.lock().clone(),
             running_tasks: c.running_tasks(),
             resets: c.resets(),
@@ -2028,11 +2466,11 @@ fn run_task_case(
     let _ = stopped;
     c.stop();
     let deadline = Instant::now() + BOUND;
-    while !threads_named("Tk").is_empty() {
+    while !threads_named(&["Tk"]).is_empty() {
         prop_assert!(
             Instant::now() < deadline,
             "threads left after stop: {:?}",
-            threads_named("Tk")
+            threads_named(&["Tk"])
         );
         std::thread::sleep(Duration::from_millis(1));
     }
