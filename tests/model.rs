@@ -1002,10 +1002,12 @@ impl ControllerModel {
             threads.push(format!("{CTL}_{}", self.supervisors - 1));
         }
         threads.sort();
-        // `stalled_loops`: wanted running with no live thread, or left with an abandoned one.
+        // `stalled_loops`: wanted running with no live thread, or left with an abandoned one;
+        // or stopped by its own thread while still supervised (the group starts it again).
         let stalled = |h: &HandleModel| match h.state() {
             LoopState::Failed | LoopState::Abandoned => true,
             LoopState::Starting => h.live.is_none() && !h.abandoned.is_empty(),
+            LoopState::Stopped => h.supervised,
             _ => false,
         };
         ControllerObs {
@@ -1810,11 +1812,9 @@ probe!(Crasher, grace = "20s");
 /// after `ctx.stop()` a member's state is `Stopped` (its handle no longer wants it running),
 /// and `stalled_loops` goes by the state alone, although the member is still under supervision
 /// and the supervisor restarts it when the backoff has passed. (The same holds while no
-/// supervisor runs, and for a member that `stop_on_failure` stopped.) The controller model
-/// follows the code here: its `stalled` rule is `Failed`/`Abandoned`/`Starting` with an
-/// abandoned thread.
+/// supervisor runs, and for a member that `stop_on_failure` stopped.) Fixed: a supervised
+/// member that is `Stopped` is stalled; the controller model's `stalled` rule says so too.
 #[test]
-#[ignore = "bug: a supervised member whose thread ended by ctx.stop() is missing from stalled_loops"]
 fn stalled_loops_lists_a_supervised_member_whose_thread_stopped_itself() {
     use common::{eventually, CycleMode, Probe};
     quiet_planned_panics();

@@ -1616,6 +1616,9 @@ impl Member for LoopOwner {
             status.state,
             LoopState::Failed | LoopState::Abandoned | LoopState::Stalled
         ) || (status.state == LoopState::Starting && !status.alive && status.abandoned_threads > 0)
+            // Its thread stopped itself (`ctx.stop()`, `stop_on_failure`): the group will
+            // start it again, and it does not run meanwhile.
+            || (status.state == LoopState::Stopped && self.inner.is_supervised())
     }
     fn clear_failures(&self) {
         self.inner.clear_failures();

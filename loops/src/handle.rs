@@ -1069,6 +1069,12 @@ impl Inner {
         self.lock().link = Some(link);
     }
 
+    /// Whether its group still supervises it: started, and not stopped from outside since
+    /// (a thread that ended on its own, by `ctx.stop()` or a panic, leaves it supervised).
+    pub(crate) fn is_supervised(&self) -> bool {
+        self.lock().supervised
+    }
+
     pub(crate) fn clear_failures(&self) {
         self.lock().failures.clear();
     }
