@@ -527,8 +527,8 @@ impl LoopController {
     /// While it waits, the two signals only wake it. From the first one on they have their
     /// default effect again: a second Ctrl-C during a slow shutdown ends the process at once
     /// (no `on_stop` runs then), and so does a signal after it has returned, as if it had never
-    /// been called. A handler you install yourself for these signals runs too, but cannot keep
-    /// the process alive outside `run_until_signal`.
+    /// been called. Once it has been called, a handler you install yourself for these signals
+    /// still runs, but cannot keep the process alive except while a `run_until_signal` waits.
     ///
     /// ```no_run
     /// use superloops::prelude::*;
