@@ -15,22 +15,6 @@ use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::prelude::*;
 use superloops::{LoopError, RecvError};
 
-/// Runs `f` on a helper thread and fails if it does not return within [`BOUND`]: a deadlock
-/// fails the test instead of hanging the suite.
-fn within_bound<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = unbounded();
-    std::thread::Builder::new()
-        .name(format!("bounded: {what}"))
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .unwrap();
-    match rx.recv_timeout(BOUND) {
-        Ok(r) => r,
-        Err(_) => panic!("deadlock? `{what}` did not return within {BOUND:?}"),
-    }
-}
-
 /// Threads of this process whose name starts with `prefix` (Linux; names are cut at 15).
 fn threads_named(prefix: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -716,9 +700,14 @@ fn a_factory_that_panics_during_a_hard_reset_leaves_the_old_value_to_come_back()
     assert_paired(&log, 2, 0);
 }
 
+/// Issue 11 (13): a member whose start fails is retried, as OTP retries a child whose start
+/// fails: with the backoff (not in a spin), each retry counted against the restart intensity,
+/// until the group gives up. Meanwhile the group is not green.
 #[test]
-fn a_panicking_factory_under_a_controller_is_not_restarted_in_a_spin() {
-    let c = LoopController::new();
+fn a_panicking_factory_under_a_controller_is_retried_with_backoff_until_the_group_gives_up() {
+    let c = LoopController::new()
+        .backoff(Duration::from_millis(1), Duration::from_secs(1))
+        .max_restarts(3, Duration::from_secs(60));
     let calls = Arc::new(AtomicUsize::new(0));
     let n = calls.clone();
     let h: LoopHandle<Dropped> = LoopHandle::from_fn(move || {
@@ -729,13 +718,19 @@ fn a_panicking_factory_under_a_controller_is_not_restarted_in_a_spin() {
     c.start();
     let c2 = c.clone();
     within_bound("maintain_loops", move || c2.maintain_loops());
-    assert!(!h.is_alive() && !h.is_running());
+    eventually("the group to give up", || c.health().failed);
     assert_eq!(
         calls.load(Ordering::SeqCst),
-        1,
-        "one attempt, no retry loop"
+        4,
+        "the first attempt and three retries, then the limit"
     );
-    assert!(c.wait_green(BOUND));
+    assert!(!h.is_alive() && !h.is_running());
+    assert!(!c.is_green() && !c.wait_green(Duration::ZERO));
+    assert_eq!(
+        c.stalled_loops().len(),
+        1,
+        "given up: stopped, still supervised (a parent's reset would restart it)"
+    );
     c.stop();
 }
 

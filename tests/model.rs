@@ -49,6 +49,9 @@ fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
         failure_persistence: None,
+        // A failing case waits out its bounds at every step: shrinking it without a limit
+        // would outlast CI. What it finds in a minute is printed with the failure.
+        max_shrink_time: 60_000,
         ..ProptestConfig::default()
     }
 }
@@ -952,6 +955,9 @@ struct ControllerModel {
     members: Vec<HandleModel>,
     /// Events sent and not handled (they wait while no supervisor runs).
     pending: VecDeque<Ev>,
+    /// The group's mailbox takes events: from its creation until a stop, and again from a
+    /// start of the supervisor (events sent before the first start wait for it).
+    mailbox_open: bool,
     /// An event was handled while the group had given up: a no-op whose handling nothing
     /// observable tells apart from its not being handled yet (`wait_green` waits for a green
     /// light that is off). The case ends there rather than race it.
@@ -1034,7 +1040,9 @@ impl ControllerModel {
     fn collect(&mut self) {
         for (i, h) in self.members.iter_mut().enumerate() {
             for gen in h.ended.drain(..) {
-                self.pending.push_back(Ev::Ended(i, gen));
+                if self.mailbox_open {
+                    self.pending.push_back(Ev::Ended(i, gen));
+                }
             }
         }
     }
@@ -1042,7 +1050,15 @@ impl ControllerModel {
     /// A member's failure (from its thread `from`, or from outside).
     fn record_failure(&mut self, i: usize, from: Option<u64>) -> bool {
         let exceeded = self.members[i].record_failure(from);
-        if exceeded {
+        // After a stop the group's mailbox is closed: nobody will handle the event. One
+        // already queued for the member absorbs it (the mailbox merges them).
+        if exceeded
+            && self.mailbox_open
+            && !self
+                .pending
+                .iter()
+                .any(|e| matches!(e, Ev::Exceeded(j) if *j == i))
+        {
             self.pending.push_back(Ev::Exceeded(i));
         }
         self.members[i].advance();
@@ -1117,6 +1133,10 @@ impl ControllerModel {
                 }
             })
             .collect();
+        // The reset answers the excesses its set counted so far: their epoch moves on, so a
+        // queued `Exceeded` of theirs is stale.
+        self.pending
+            .retain(|e| !matches!(e, Ev::Exceeded(j) if set.contains(j)));
         // A thread blocked past its grace is abandoned; its restart is a hard reset (at once
         // from a factory's fresh value, else queued until the value comes back).
         self.supervisor_stops(&set);
@@ -1140,9 +1160,12 @@ impl ControllerModel {
     fn stop_members(&mut self, abandon: &[bool], unsupervise: bool) -> (Vec<String>, Vec<String>) {
         let (mut stopped, mut abandoned) = (Vec::new(), Vec::new());
         for (i, h) in self.members.iter_mut().enumerate().rev() {
+            let ran = h.live.is_some();
             let clean = h.stop_as(abandon[i], unsupervise);
             let name = h.thread_name().unwrap_or_else(|| h.name.to_owned());
-            if clean {
+            if clean && !ran {
+                // No thread of it was running: it is in no list of the report.
+            } else if clean {
                 stopped.push(name);
             } else {
                 abandoned.push(name);
@@ -1158,12 +1181,11 @@ impl ControllerModel {
     /// `stop`, `stop_with_report`, `run_until`, or the last clone's drop.
     fn stop_all(&mut self, abandon: &[bool]) -> (Vec<String>, Vec<String>) {
         let names = self.stop_members(abandon, true);
-        if self.supervisor {
-            // Events nobody will handle are dropped with the supervisor.
-            self.pending.clear();
-        }
+        // Events nobody will handle are dropped with the supervisor, and the mailbox closes.
+        self.pending.clear();
+        self.mailbox_open = false;
         self.supervisor = false;
-        self.green = true;
+        self.green = !self.failed;
         names
     }
 }
@@ -1453,6 +1475,7 @@ fn run_controller_case(
             .map(|&(kind, from_fn)| HandleModel::new(&kind.config(), from_fn))
             .collect(),
         pending: VecDeque::new(),
+        mailbox_open: true,
         unobservable: false,
         supervisor_joins: Vec::new(),
     };
@@ -1474,6 +1497,7 @@ fn run_controller_case(
                 let want = !m.supervisor;
                 if want {
                     m.supervisor = true;
+                    m.mailbox_open = true;
                     m.supervisors += 1;
                 }
                 prop_assert_eq!(got, want, "{}: start()", what);
@@ -1956,8 +1980,13 @@ struct TasksModel {
     started: Vec<usize>,
     supervisor: bool,
     supervisors: u64,
-    /// Task failures sent and not handled (they wait while no supervisor runs).
+    /// Task failures sent and not handled (they wait while no supervisor runs, merged into
+    /// one event: the mailbox merges task failures).
     pending: u64,
+    /// The group's mailbox is closed: from a stop until the supervisor starts again, task
+    /// failures are dropped (nobody would handle them, and a later start must not act on
+    /// them). Open at first: what is sent before the first start waits for it.
+    closed: bool,
     resets: u64,
     member_alive: bool,
     member_supervised: bool,
@@ -2061,8 +2090,12 @@ impl TasksModel {
         let failed = matches!(outcome, Err(_) | Ok(Done::Failure(_)));
         self.tasks[id].phase = TaskPhase::Ended(outcome);
         self.running.retain(|&r| r != id);
-        if failed {
-            self.pending += 1;
+        if failed && !self.closed {
+            self.pending = if self.supervisor {
+                self.pending + 1
+            } else {
+                1 // merged into the one already waiting, if any
+            };
             self.process();
         }
         while self.limit.is_none_or(|max| self.running.len() < max) {
@@ -2121,10 +2154,11 @@ impl TasksModel {
         }
         self.member_alive = false;
         self.member_supervised = false;
-        if self.supervisor {
-            self.supervisor = false;
-            self.pending = 0;
-        }
+        // A stop closes the group's mailbox, whether or not a supervisor ran: what was sent
+        // before it is not acted on by a later start.
+        self.supervisor = false;
+        self.pending = 0;
+        self.closed = true;
         (stopped, abandoned)
     }
 }
@@ -2276,6 +2310,7 @@ fn run_task_case(
         supervisor: false,
         supervisors: 0,
         pending: 0,
+        closed: false,
         resets: 0,
         member_alive: false,
         member_supervised: false,
@@ -2397,6 +2432,7 @@ fn run_task_case(
                 let expect = !m.supervisor;
                 if expect {
                     m.supervisor = true;
+                    m.closed = false;
                     m.supervisors += 1;
                     m.process();
                 }

@@ -62,6 +62,9 @@ fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
         failure_persistence: None,
+        // A failing case waits out its bounds at every step: shrinking it without a limit
+        // would outlast CI. What it finds in a minute is printed with the failure.
+        max_shrink_time: 60_000,
         ..ProptestConfig::default()
     }
 }
@@ -146,6 +149,9 @@ struct GroupModel {
     /// `Exceeded` events sent and not handled (under `one_for_all` the trigger does not
     /// matter: every member resets).
     pending: usize,
+    /// The mailbox is closed: from a stop of the group until its supervisor starts again,
+    /// events are dropped (events sent before the first start wait for it).
+    closed: bool,
 }
 
 impl GroupModel {
@@ -154,16 +160,17 @@ impl GroupModel {
             return false;
         }
         self.supervisor = true;
+        self.closed = false;
         self.supervisors += 1;
         true
     }
 
-    /// Ends the supervisor; the events it had not handled are dropped.
+    /// Ends the supervisor (if one runs); the events it had not handled are dropped, and
+    /// so are events sent until a supervisor starts again.
     fn shutdown(&mut self) {
-        if self.supervisor {
-            self.supervisor = false;
-            self.pending = 0;
-        }
+        self.supervisor = false;
+        self.pending = 0;
+        self.closed = true;
     }
 }
 
@@ -266,6 +273,9 @@ impl Model {
             self.loops[A].start();
         }
         // The nested group: each of its loops by the same rule; its supervisor is not started.
+        // The reset gives B and C a clean slate, so the excesses of theirs that wait in the
+        // nested group's mailbox are answered (stale) and cause no nested reset.
+        self.inner.pending = 0;
         for i in [B, C] {
             if self.loops[i].supervised {
                 self.loops[i].start();
@@ -297,10 +307,12 @@ impl Model {
                     // Both supervisors would work on B and C at once.
                     self.racy = true;
                 }
-                self.outer.pending -= 1;
+                // One reset answers every queued event: the mailbox merges a member's
+                // events, and the reset restarts every member, so the rest are stale.
+                self.outer.pending = 0;
                 self.outer_reset();
             } else if self.inner.supervisor && self.inner.pending > 0 {
-                self.inner.pending -= 1;
+                self.inner.pending = 0;
                 self.inner_reset();
             } else {
                 break;
@@ -346,7 +358,10 @@ impl Model {
             }
             Op::Loop(i, LoopOp::Failure) => {
                 // max_failures = 0: every failure exceeds the budget.
-                self.group(group_of(i)).pending += 1;
+                let group = self.group(group_of(i));
+                if !group.closed {
+                    group.pending += 1;
+                }
                 Some(true)
             }
             Op::Reads => None,

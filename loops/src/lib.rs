@@ -37,62 +37,145 @@
 //!
 //! ## Locking rules
 //!
-//! **No user code (a hook, `cycle`, a factory, a `then` callback, `on_reset`, a value's
-//! `Drop`) ever runs while the crate holds a lock.** Two exceptions: `tracing` events are
-//! emitted with a loop's or a controller's lock held, so a subscriber must not call back into
-//! superloops (a `status()` from inside `on_event` could deadlock); and when the operating
-//! system refuses to spawn a task's thread, the task's closure is dropped inside
-//! `spawn_task`, under the tasks lock. The locks (only the timer's two are ever held
-//! together, in one order):
+//! **No user code (a hook, `cycle`, a factory, a `then` callback, `on_reset`, a task's
+//! closure or its value's `Drop`) ever runs while the crate holds a lock**, and no user code
+//! runs on a thread the crate needs for everybody: the timer thread and the watchdog hand the
+//! `then` callbacks they release to a short-lived thread of their own (`superloops-then`), and
+//! the supervisor thread runs only its own group's `on_reset` and members' hooks. The one
+//! caveat: `tracing` events may be emitted with a lock held, so a subscriber must not call
+//! back into superloops (a panicking subscriber is safe: every event the crate emits catches
+//! it and drops the event). The locks, each a leaf or taken in the one order shown:
 //!
-//! - each loop's `state` mutex (with its condvar). While holding it, the crate may spawn the
-//!   loop's thread; that thread's hooks run on it, which does not hold the lock.
-//! - the watchdog's `entries` mutex, taken alone: by a loop's thread as its cycles begin and
-//!   end, and by the watchdog, which releases it before it calls into a loop.
-//! - a controller's `state`, `settings`, `members` and `tasks` mutexes: each is taken alone,
-//!   never while another lock of the crate is held (`tasks` is held while spawning a task's
-//!   thread, which runs no user code).
+//! - each loop's `state` mutex (with its condvar), taken alone. While holding it, the crate
+//!   may spawn the loop's thread, which runs no user code until the lock is released.
+//! - a controller's `state`, `settings` and `members` mutexes, and its mailbox's and tasks'
+//!   books: each taken alone (the tasks book while spawning a task's thread, which runs no
+//!   user code under it; a refused task's closure is dropped after the book is released).
 //! - a [`Signal`]'s mutex: held only to take its pending callbacks and links out; they run
-//!   after it is released, and a panic in one is caught and logged.
-//! - the timer's `heap` then `targets` (one thread, the only order).
+//!   after it is released, one after another without recursion (a chain of any length), and a
+//!   panic in one is caught and logged.
+//! - the timer's and the watchdog's mutexes, each taken alone by its own thread and by the
+//!   code that registers with it.
+//! - the wait-for graph's mutex (below): a leaf, taken only just before a thread blocks.
 //!
-//! Operations that run user code on the caller's thread (`start`, `stop`, `hard_reset` and a
-//! group's `maintain_loops`, `stop_loops`, resets) are serialised by a *busy* flag waited on
-//! with the condvar, not by a lock held across that code. A hook that calls back into its own
-//! loop on the same thread is recognised (it asks and returns, never waits for itself), and a
-//! controller's busy flag is re-entrant for the thread that holds it. The per-cycle path takes
-//! no lock and allocates nothing: it reads one atomic flag and stores the cycle count.
+//! Operations that run user code on the caller's thread (`start`, `stop`, `hard_reset`, a
+//! group's `maintain_loops`, `stop_loops` and its resets) are serialised by a *busy* flag
+//! waited on with a condvar, not by a lock held across that code. Since a hook may call back
+//! into any loop or controller, such waits could form a circle that no lock order prevents (a
+//! reset waits for a member whose `on_stop`, on a user thread, stops a sibling the reset
+//! holds). So every blocking wait on another thread, for a busy flag's holder or for a loop
+//! thread, task or supervisor to end, is first entered in a process-wide **wait-for graph**; a
+//! wait that would close a circle is refused and the operation *asks and returns*: it asks the
+//! loop to stop (or start, or reset) without waiting, returns `false`, and the thread already
+//! under way finishes the job. That is also what a hook gets when it calls into its own loop,
+//! and what a task that stops its own controller gets: none of them ever waits for itself. The
+//! per-cycle path takes no lock and allocates nothing: it reads one atomic flag and stores the
+//! cycle count.
+//!
+//! ## Architecture
+//!
+//! The runtime reads as layers: a module imports only the layers beneath it (declared before
+//! it in `lib.rs`, checked by a test), and each state machine is a small type apart from the
+//! thread code that acts on it, unit-tested without threads.
+//!
+//! ```text
+//!  controller, group        LoopController, loop_group!'s runtime half, run_until_signal
+//!  supervisor               the supervisor thread: mailbox -> policy -> reset / restart / give up
+//!  ctrl, tasks, task        a controller's core and group operations; supervised tasks
+//!  member                   what a controller supervises (a loop, a nested group)
+//!  handle, runner           LoopHandle; a loop's threads and hooks, acting on its lifecycle
+//!  superloop, lifecycle,    the SuperLoop trait; the loop's state machine (pure); its failure
+//!  failures, health, ctx    budget (pure); health snapshots; the cycle's context
+//!  signal, timer, watchdog  Signal; the timer thread; the cycle_timeout watchdog
+//!  policy, event, waits,    the supervision policy (pure, clock passed in); the mailbox and
+//!  spawn, trace, config,    link members tell their supervisor through; the wait-for graph;
+//!  error, status            every spawn; panic-safe tracing; plain data
+//! ```
+//!
+//! Which lock each layer owns: `runner` a loop's `state`; `ctrl` a controller's `state`,
+//! `settings`, `members`; `event` the mailbox; `tasks` the tasks book; `signal`, `timer`,
+//! `watchdog` and `waits` their own. `lifecycle` and `policy` own none: `runner` and the
+//! supervisor call them under their lock and act on the answer after releasing it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The layers, lowest first: a module imports only modules declared above it (checked by the
+// workspace's `tests/layers.rs`; see "Architecture" above). Each module stands apart, a blank
+// line between, so that rustfmt keeps this order rather than sorting it.
+
+// Ground floor: no import of the crate's own.
 mod config;
-mod controller;
-mod ctx;
+
 mod error;
-mod group;
-mod handle;
-#[cfg(unix)]
-mod shutdown;
-mod signal;
+
+mod event; // what members tell their supervisor: the mailbox and the link
+
+mod policy; // the supervision policy (pure)
+
+mod spawn; // every thread the crate starts
+
 mod status;
-mod task;
+
+mod trace; // panic-safe tracing, the catching of panics
+
+mod waits; // the wait-for graph: no circle of waits
+
+// Signals and the clock thread.
+mod timer; // the timer thread; callbacks run off it
+
+mod signal;
+
 mod watchdog;
+
+// A loop.
+mod ctx;
+
+mod failures; // a loop's failure budget (pure)
+
+mod health;
+
+mod lifecycle; // a loop's state machine (pure)
+
+mod superloop; // the trait `#[superloop]` implements
+
+mod runner; // a loop's threads and hooks, acting on its lifecycle
+
+mod handle;
+
+// A controller.
+mod member;
+
+mod task;
+
+mod tasks;
+
+mod ctrl; // a controller's core and group operations
+
+mod supervisor; // the supervisor thread
+
+#[cfg(unix)]
+mod shutdown; // SIGTERM and SIGINT for `run_until_signal`
+
+mod controller;
+
+mod group; // the runtime half of `loop_group!`
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
 pub use config::LoopConfig;
-pub use controller::{
-    GroupHealth, LoopController, MemberHealth, MemberRef, StopReport, Strategy, Supervise,
-    DEFAULT_BACKOFF,
-};
+pub use controller::LoopController;
 pub use ctx::{Ctx, RecvError};
 pub use error::LoopError;
 pub use group::GroupMember;
-pub use handle::LoopHandle;
+pub use handle::{IntoLoop, LoopHandle};
+pub use health::{GroupHealth, MemberHealth, StopReport};
+pub use member::{MemberRef, Supervise};
+pub use policy::{Strategy, DEFAULT_BACKOFF};
 pub use signal::Signal;
 pub use status::{LoopState, LoopStatus};
+pub use superloop::SuperLoop;
 pub use task::{SpawnError, TaskError, TaskHandle};
 
 /// `#[superloop(...)]` turns an inherent `impl` block into a loop. See the crate README for
@@ -115,80 +198,4 @@ pub mod prelude {
         LoopHandle, LoopState, LoopStatus, MemberHealth, Signal, StopReport, Strategy, SuperLoop,
         Supervise, TaskError, TaskHandle,
     };
-}
-
-/// A type whose `cycle` runs on a supervised thread of its own.
-///
-/// Implement it with `#[superloop]` on an inherent `impl` block; the macro forwards each
-/// method to the hook of the same name and builds [`CONFIG`](Self::CONFIG) from the
-/// attribute's options. A hand-written impl is possible too:
-///
-/// ```
-/// use superloops::{Ctx, IntoLoop, LoopConfig, LoopError, SuperLoop};
-///
-/// struct Tick;
-/// impl SuperLoop for Tick {
-///     const CONFIG: LoopConfig = LoopConfig::new("tick");
-///     fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError> {
-///         ctx.sleep(std::time::Duration::from_millis(5));
-///         Ok(())
-///     }
-/// }
-///
-/// let tick = Tick.into_loop();
-/// assert!(tick.start());
-/// assert_eq!(tick.thread_name().as_deref(), Some("tick_0"));
-/// assert!(tick.stop());
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a superloop",
-    label = "`{Self}` has no `#[superloop]` impl",
-    note = "add `#[superloop]` to an inherent `impl {Self} {{ fn cycle(&mut self) {{ … }} }}` block"
-)]
-// Not formatted: rustfmt drops the comment after the bound, which rustc shows to a type that is
-// not `Send + 'static` as the reason it must be.
-#[rustfmt::skip]
-pub trait SuperLoop: Sized
-where
-    Self: Send + 'static, // a loop's value moves into its own thread: own its data, share with `Arc`
-{
-    /// Thread name, grace, failure budget and group behaviour of this loop type.
-    const CONFIG: LoopConfig;
-
-    /// One iteration of the loop, run over and over on the loop's thread. An `Err` counts as
-    /// one failure; a panic counts as one failure and ends this thread's run.
-    fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError>;
-
-    /// Runs on the thread that calls `start`, before the loop's thread is spawned.
-    /// `Ok(true)`: start; `Ok(false)`: declined; `Err`: declined and logged.
-    fn on_start(&mut self) -> Result<bool, LoopError> {
-        Ok(true)
-    }
-
-    /// Runs once after the loop's thread has ended, for every `on_start` that allowed a start.
-    fn on_stop(&mut self) {}
-
-    /// Runs inside the loop's new thread, before its first cycle.
-    fn on_thread_start(&mut self) {}
-
-    /// Runs inside the loop's thread, after its last cycle.
-    fn on_thread_stop(&mut self) {}
-}
-
-/// `value.into_loop()`: wraps a [`SuperLoop`] in a [`LoopHandle`]. Implemented for every
-/// `SuperLoop`, and in the [`prelude`].
-///
-/// It is a trait of its own, not a method of `SuperLoop`, so that a type that is not `Send`
-/// gets one error, at its `#[superloop]` impl, rather than another at every `into_loop()`.
-pub trait IntoLoop: SuperLoop {
-    /// Wraps the value in a [`LoopHandle`], ready to [`start`](LoopHandle::start); the same as
-    /// [`LoopHandle::new`].
-    fn into_loop(self) -> LoopHandle<Self>;
-}
-
-impl<T: SuperLoop> IntoLoop for T {
-    #[inline]
-    fn into_loop(self) -> LoopHandle<Self> {
-        LoopHandle::new(self)
-    }
 }

@@ -180,3 +180,6 @@ pub use core::convert::Into;
 pub use core::fmt::Display;
 pub use core::ops::FnOnce;
 pub use std::string::String;
+
+// Tests of the crate's own failure paths.
+pub use crate::spawn::fail_next as fail_next_spawns;

@@ -46,7 +46,7 @@ pub(crate) fn wait_for_termination_signal() -> io::Result<i32> {
     // Listen before the default effect is turned off, so no signal falls between the two.
     let mut signals = Signals::new(SIGNALS)?;
     switch.store(false, Ordering::SeqCst);
-    tracing::info!("Waiting for SIGINT or SIGTERM");
+    crate::trace::info!("Waiting for SIGINT or SIGTERM");
     let received = signals.forever().next();
     // Heard (or the iterator ended): a further signal ends the process, also while the
     // shutdown that follows is under way. Other listeners woke on the same signal.

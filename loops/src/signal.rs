@@ -1,15 +1,16 @@
 //! [`Signal`]: a one-shot, thread-safe flag that only goes from off to on.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::fmt;
 use std::ops::{BitAnd, BitOr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
+
+use crate::timer::{self, Alarm, Batch};
+use crate::trace::{error, panic_message};
 
 type Callback = Box<dyn FnOnce() + Send + 'static>;
 
@@ -36,6 +37,11 @@ type Callback = Box<dyn FnOnce() + Send + 'static>;
 /// Combining is cheap enough to do in every cycle: `a | b` and `a & b` leave on `a` and `b`
 /// only a weak link to the combined signal, dropped once the combined signal is, and every
 /// [`Signal::after`] shares one timer thread.
+///
+/// A combination never goes on before what it was made from: once `a | b` reads on, `a` or `b`
+/// reads on too, and once `a & b` reads on, both do. Chains of any length (`acc = acc | s` in a
+/// loop) go on and are dropped without recursion, so their length is bounded by memory only,
+/// not by the stack.
 #[derive(Clone)]
 pub struct Signal {
     inner: Arc<Inner>,
@@ -46,7 +52,7 @@ pub struct Signal {
 // line (measured: a loop straddling two lines ran at half the rate of the baseline).
 #[repr(C)]
 struct Inner {
-    /// Set once, by `go`; read on the per-cycle path (one atomic load).
+    /// Set once, by `go`, under `pending`'s lock; read on the per-cycle path (one atomic load).
     on: AtomicBool,
     /// Never receives a message: it disconnects when `go` drops the sender, which wakes every
     /// waiter at once and lets `Ctx::recv` select on stop and a user channel together.
@@ -56,7 +62,7 @@ struct Inner {
     pending: Mutex<Option<Pending>>,
     /// For a combined signal, the signals it was made from: held strongly, so that the chain
     /// in `a | b | c` lives as long as its result (the sources link to it only weakly).
-    _sources: Vec<Signal>,
+    sources: Vec<Signal>,
 }
 
 struct Pending {
@@ -80,21 +86,96 @@ impl Link {
         }
     }
 
-    fn fire(self) {
+    /// The target to turn on now that this link's source is on, if it goes on with it.
+    fn fires(self) -> Option<Arc<Inner>> {
         match self {
-            Link::Or(t) => {
-                if let Some(t) = t.upgrade() {
-                    Signal { inner: t }.go();
-                }
-            }
+            Link::Or(t) => t.upgrade(),
             Link::And(t, remaining) => {
                 if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    if let Some(t) = t.upgrade() {
-                        Signal { inner: t }.go();
-                    }
+                    t.upgrade()
+                } else {
+                    None
                 }
             }
         }
+    }
+}
+
+/// The `then` callbacks that turning signals on released, to run with no lock held.
+#[must_use = "the callbacks must run"]
+pub(crate) struct Fired {
+    callbacks: Vec<Callback>,
+}
+
+impl Fired {
+    /// Runs every callback on this thread; a panic in one is caught and logged.
+    pub(crate) fn run(self) {
+        for callback in self.callbacks {
+            run_callback(callback);
+        }
+    }
+
+    /// The callbacks as one batch, or `None` if there are none.
+    pub(crate) fn into_batch(self) -> Option<Batch> {
+        if self.callbacks.is_empty() {
+            None
+        } else {
+            Some(Box::new(move || self.run()))
+        }
+    }
+}
+
+impl Inner {
+    /// Turns this one signal on: sets the flag and takes what it held. `None` if it was on.
+    ///
+    /// The flag is set under the lock that `then` and the links take, so a caller that finds
+    /// the signal on (`pending` gone) also reads the flag on: nothing combined from it can go
+    /// on while it still reads off.
+    fn switch_on(&self, callbacks: &mut Vec<Callback>) -> Option<Vec<Link>> {
+        let mut pending = self.pending.lock();
+        let taken = pending.take()?;
+        self.on.store(true, Ordering::Release);
+        drop(pending);
+        #[cfg(test)]
+        tests::after_switch_unlock();
+        // Wakes every waiter: the channel disconnects.
+        drop(taken._tx);
+        callbacks.extend(taken.callbacks);
+        Some(taken.links)
+    }
+
+    /// Turns this signal and every combination it completes on, breadth by breadth with a
+    /// work list (no recursion, whatever the chain's length). Runs no callback.
+    fn turn_on(&self) -> Option<Fired> {
+        let mut callbacks = Vec::new();
+        let mut work = self.switch_on(&mut callbacks)?;
+        while let Some(link) = work.pop() {
+            if let Some(target) = link.fires() {
+                if let Some(links) = target.switch_on(&mut callbacks) {
+                    work.extend(links);
+                }
+            }
+        }
+        Some(Fired { callbacks })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A chain `a | b | c | …` owns its sources, each owning its own: dropped the usual way
+        // that takes a stack frame per link. Take them apart with a stack of our own instead.
+        let mut stack = std::mem::take(&mut self.sources);
+        while let Some(source) = stack.pop() {
+            if let Some(mut inner) = Arc::into_inner(source.inner) {
+                stack.append(&mut inner.sources);
+            }
+        }
+    }
+}
+
+impl Alarm for Inner {
+    fn ring(&self) -> Option<Batch> {
+        self.turn_on().and_then(Fired::into_batch)
     }
 }
 
@@ -115,41 +196,44 @@ impl Signal {
                     callbacks: Vec::new(),
                     links: Vec::new(),
                 })),
-                _sources: sources,
+                sources,
             }),
         }
     }
 
     /// A signal that goes on by itself after `delay`. Every timer of the process is served by
     /// one thread (`superloops-timer`), which sleeps until the earliest deadline and forgets a
-    /// timer whose signal nobody holds any more.
+    /// timer whose signal nobody holds any more. A delay past the end of time never fires.
+    ///
+    /// The timer thread runs no user code: the [`then`](Self::then) callbacks of a signal it
+    /// turns on (and of the combinations that go on with it) run on a short-lived thread of
+    /// their own, `superloops-then`, so one that blocks holds up no other timer.
     pub fn after(delay: Duration) -> Self {
         let signal = Signal::new();
-        // A delay past the end of time never fires.
         if let Some(deadline) = Instant::now().checked_add(delay) {
-            timer().add(deadline, Arc::downgrade(&signal.inner));
+            let target: Weak<dyn Alarm> = Arc::downgrade(&signal.inner) as _;
+            timer::add(deadline, target);
         }
         signal
     }
 
-    /// Turns the signal on: wakes every waiter and runs every `then` callback, once. Later
-    /// calls do nothing. Returns true if this call turned it on.
+    /// Turns the signal on: wakes every waiter, turns on every combination this completes,
+    /// and then runs every `then` callback, once, on this thread. Later calls do nothing.
+    /// Returns true if this call turned it on.
     pub fn go(&self) -> bool {
-        let pending = self.inner.pending.lock().take();
-        match pending {
+        match self.inner.turn_on() {
             None => false,
-            Some(pending) => {
-                self.inner.on.store(true, Ordering::Release);
-                drop(pending._tx);
-                for link in pending.links {
-                    link.fire();
-                }
-                for callback in pending.callbacks {
-                    run_callback(callback);
-                }
+            Some(fired) => {
+                fired.run();
                 true
             }
         }
+    }
+
+    /// [`go`](Self::go), handing the `then` callbacks to the caller to run where it chooses
+    /// (the watchdog runs them off its own thread). `None` if it was on already.
+    pub(crate) fn go_deferred(&self) -> Option<Fired> {
+        self.inner.turn_on()
     }
 
     /// Whether the signal is on.
@@ -197,8 +281,13 @@ impl Signal {
         }
     }
 
-    /// Runs `f` once when the signal goes on, on the thread that turns it on; at once, on this
-    /// thread, if it is on already. A panic in `f` is caught and logged.
+    /// Runs `f` once when the signal goes on, on the thread that turns it on (for a
+    /// [`Signal::after`] timer, and for a combination a timer completes, on a thread of its
+    /// own); at once, on this thread, if it is on already. A panic in `f` is caught and logged.
+    ///
+    /// The callback belongs to the signal: if every handle of a signal that is not on yet is
+    /// dropped, its callbacks are dropped unrun (a [`Signal::after`] timer nobody holds is
+    /// forgotten). Keep the signal while its callback matters.
     pub fn then(&self, f: impl FnOnce() + Send + 'static) {
         let mut pending = self.inner.pending.lock();
         match pending.as_mut() {
@@ -224,7 +313,9 @@ impl Signal {
             }
             None => {
                 drop(pending);
-                link.fire();
+                if let Some(target) = link.fires() {
+                    Signal { inner: target }.go();
+                }
             }
         }
     }
@@ -246,14 +337,10 @@ impl Signal {
 }
 
 /// Runs a `then` callback; a panic in it is caught and logged, so that it can neither unwind
-/// out of `go` (into a loop's `stop`, or the shared timer thread) nor keep later callbacks
-/// from running.
+/// out of `go` (into a loop's `stop`, say) nor keep later callbacks from running.
 fn run_callback(callback: Callback) {
     if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(callback)) {
-        tracing::error!(
-            "panic in a Signal::then callback: {}",
-            crate::handle::panic_message(&*p)
-        );
+        error!("panic in a Signal::then callback: {}", panic_message(&*p));
     }
 }
 
@@ -294,81 +381,144 @@ impl BitAnd for Signal {
     }
 }
 
-/// The one thread behind every [`Signal::after`].
-struct Timer {
-    heap: Mutex<BinaryHeap<Reverse<(Instant, u64)>>>,
-    targets: Mutex<std::collections::HashMap<u64, Weak<Inner>>>,
-    next_id: AtomicUsize,
-    changed: Condvar,
-}
-
-fn timer() -> &'static Timer {
-    static TIMER: OnceLock<Timer> = OnceLock::new();
-    static STARTED: OnceLock<()> = OnceLock::new();
-    let timer = TIMER.get_or_init(|| Timer {
-        heap: Mutex::new(BinaryHeap::new()),
-        targets: Mutex::new(std::collections::HashMap::new()),
-        next_id: AtomicUsize::new(0),
-        changed: Condvar::new(),
-    });
-    STARTED.get_or_init(|| {
-        let spawned = std::thread::Builder::new()
-            .name("superloops-timer".into())
-            .spawn(move || timer.run());
-        if let Err(e) = spawned {
-            tracing::error!("Could not spawn the Signal::after timer thread: {e}");
-        }
-    });
-    timer
-}
-
-impl Timer {
-    fn add(&self, deadline: Instant, target: Weak<Inner>) {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u64;
-        let mut heap = self.heap.lock();
-        {
-            let mut targets = self.targets.lock();
-            targets.insert(id, target);
-            // Forget timers whose signal nobody holds, so that a long timer made in every
-            // cycle does not pile up until its deadline.
-            if targets.len() >= 1024 && targets.len().is_power_of_two() {
-                targets.retain(|_, t| t.strong_count() > 0);
-                heap.retain(|Reverse((_, id))| targets.contains_key(id));
-            }
-        }
-        let earliest = heap.peek().is_none_or(|Reverse((d, _))| deadline < *d);
-        heap.push(Reverse((deadline, id)));
-        if earliest {
-            self.changed.notify_all();
-        }
-    }
-
-    fn run(&self) {
-        let mut heap = self.heap.lock();
-        loop {
-            let Some(&Reverse((deadline, id))) = heap.peek() else {
-                self.changed.wait(&mut heap);
-                continue;
-            };
-            if Instant::now() < deadline {
-                self.changed.wait_until(&mut heap, deadline);
-                continue;
-            }
-            heap.pop();
-            let target = self.targets.lock().remove(&id);
-            if let Some(inner) = target.and_then(|t| t.upgrade()) {
-                // Turn it on outside the heap's lock: `go` runs callbacks.
-                drop(heap);
-                Signal { inner }.go();
-                heap = self.heap.lock();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Runs once on this thread, inside `go`, right after the signal's lock is released.
+        static AFTER_UNLOCK: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    pub(super) fn after_switch_unlock() {
+        if let Some(f) = AFTER_UNLOCK.with(|p| p.borrow_mut().take()) {
+            f();
+        }
+    }
+
+    /// The race of issue 11 (1): `go` gave its links out and only then set its own flag, so a
+    /// combination made in that gap went on while its source still read off. Here the gap is
+    /// held open on purpose: `go` pauses right after releasing the signal's lock, and another
+    /// thread combines from it meanwhile.
+    #[test]
+    fn a_combination_made_while_go_runs_never_reads_on_before_its_source() {
+        let stop = Signal::new();
+        let seen = Arc::new(Mutex::new(None));
+        {
+            let (stop, seen) = (stop.clone(), seen.clone());
+            AFTER_UNLOCK.with(|p| {
+                *p.borrow_mut() = Some(Box::new(move || {
+                    std::thread::spawn(move || {
+                        let either = stop.clone() | Signal::new();
+                        let both = stop.clone() & Signal::new();
+                        // Read the combination first: whatever it says, its source must agree.
+                        let either_on = either.is_go();
+                        *seen.lock() = Some((either_on, stop.is_go(), both.is_go()));
+                    })
+                    .join()
+                    .unwrap();
+                }));
+            });
+        }
+        assert!(stop.go());
+        let (either_on, stop_on, both_on) = seen.lock().take().expect("the pause ran");
+        assert!(
+            either_on,
+            "the signal was on (its lock released) when combined"
+        );
+        assert!(stop_on, "`stop | x` read on while `stop` read off");
+        assert!(!both_on, "`stop & x` with x off stays off");
+    }
+
+    /// The same promise without a pause: many combinations race one `go`.
+    #[test]
+    fn combinations_racing_go_never_read_on_before_their_source() {
+        for _ in 0..200 {
+            let stop = Signal::new();
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let goer = {
+                let (stop, barrier) = (stop.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    stop.go();
+                })
+            };
+            barrier.wait();
+            loop {
+                let wake = stop.clone() | Signal::new();
+                if wake.is_go() {
+                    assert!(stop.is_go(), "a combination read on before its source");
+                    break;
+                }
+            }
+            goer.join().unwrap();
+        }
+    }
+
+    /// Issue 11 (7): `acc = acc | s` 10,000 times overflowed the stack on `go` and on drop.
+    /// Here 100,000 links, on a thread with a small stack.
+    #[test]
+    fn chains_of_any_length_go_on_and_drop_without_recursion() {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let first = Signal::new();
+                let mut any = first.clone();
+                let mut all = first.clone();
+                let mut others = Vec::new();
+                for _ in 0..100_000 {
+                    let s = Signal::new();
+                    any = any | s.clone();
+                    all = all & s.clone();
+                    others.push(s);
+                }
+                let (fired_tx, fired_rx) = crossbeam_channel::unbounded();
+                any.then(move || fired_tx.send(()).unwrap());
+                first.go();
+                assert!(any.is_go(), "the chain's end goes on with its first link");
+                assert!(fired_rx.try_recv().is_ok(), "and runs its callback");
+                assert!(!all.is_go());
+                for s in &others {
+                    s.go();
+                }
+                assert!(all.is_go(), "`&` goes on with the last of 100,001");
+                // A chain nobody turned on drops without recursion too.
+                let mut unused = Signal::new();
+                for _ in 0..100_000 {
+                    unused = unused | Signal::new();
+                }
+                drop(unused);
+                drop((any, all, others));
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+    }
+
+    /// Issue 11 (6): the timer thread ran `then` callbacks, so a callback that waited on another
+    /// timer waited forever. The callback now runs on a thread of its own.
+    #[test]
+    fn a_timer_callback_that_waits_for_another_timer_does_not_block_it() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        // Held: a timer whose signal nobody holds is forgotten, with its callbacks.
+        let first = Signal::after(Duration::from_millis(1));
+        first.then(move || {
+            let later = Signal::new() | Signal::after(Duration::from_millis(5));
+            let fired = later.wait_timeout(Duration::from_secs(20));
+            let thread = std::thread::current().name().map(str::to_owned);
+            tx.send((fired, thread)).unwrap();
+        });
+        let (fired, thread) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("callback ran");
+        assert!(
+            fired,
+            "the second timer fired while the first one's callback waited"
+        );
+        assert_eq!(thread.as_deref(), Some("superloops-then"));
+        assert!(first.is_go());
+    }
 
     #[test]
     fn combining_every_cycle_does_not_grow_the_source() {

@@ -1,18 +1,25 @@
 //! Supervised tasks: one-shot named threads owned by a controller (facet's `add_task`,
-//! mo-threads' `Thread.run`/`join`, luminal's `ThreadManager`).
+//! mo-threads' `Thread.run`/`join`, luminal's `ThreadManager`). This file holds one task: its
+//! handle, and the entry its controller's [`tasks`](crate::tasks) book keeps.
+//!
+//! A task's thread always ends the same way, whatever its user code does: the result is in
+//! its slot (a panic in the error's `Display` or in the value's `Drop` included), `done` goes
+//! on, and its slot of `max_threads` is given back. A guard does the last two even if
+//! something unwinds.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::controller::{GroupEvent, Link};
 use crate::ctx::{Control, Ctx};
-use crate::handle::panic_message;
+use crate::event::{GroupEvent, Link};
+use crate::spawn::{self, Kind};
+use crate::trace::{self, catch, debug, error, panic_message, warn, Scope};
+use crate::waits;
 use crate::{LoopError, Signal};
 
 /// Why a task did not give a value: what [`TaskHandle::join`] returns instead.
@@ -165,6 +172,10 @@ impl<R> fmt::Debug for TaskHandle<R> {
 
 type Body = Box<dyn FnOnce(&Ctx) -> Option<TaskError> + Send>;
 
+/// What a task's thread needs to end well: fills the result slot if the body left it empty
+/// (something unwound), turns `done` on, gives the slot back.
+type Fallback = Box<dyn FnOnce(TaskError) + Send>;
+
 /// A task the controller tracks: running, or queued for a free slot.
 pub(crate) struct TaskEntry {
     name: Arc<str>,
@@ -172,17 +183,8 @@ pub(crate) struct TaskEntry {
     done: Signal,
     thread: Option<JoinHandle<()>>,
     /// Fills the handle's slot with `Cancelled` if the task never runs.
-    cancel: Option<Box<dyn FnOnce() + Send>>,
-    body: Option<Body>,
-}
-
-/// The tasks of one controller.
-#[derive(Default)]
-pub(crate) struct TaskBook {
-    pub(crate) running: Vec<TaskEntry>,
-    pub(crate) queued: VecDeque<TaskEntry>,
-    pub(crate) max_threads: Option<usize>,
-    pub(crate) queue: bool,
+    cancel: Option<Fallback>,
+    body: Option<(Body, Fallback)>,
 }
 
 /// What a task's context reports to.
@@ -195,9 +197,10 @@ struct TaskControl {
 impl Control for TaskControl {
     fn failure(&self, error: Option<LoopError>, _gen: u64) -> bool {
         let message = error.map_or_else(|| "ctx.failure()".to_owned(), |e| e.to_string());
-        tracing::error!(thread = %self.name, "Task reported a failure: {message}");
+        error!(thread = %self.name, "Task reported a failure: {message}");
         self.link.send(GroupEvent::TaskFailed {
             task: self.name.to_string(),
+            count: 1,
         });
         true
     }
@@ -220,35 +223,53 @@ where
         done: Signal::new(),
     });
     let stop = Signal::new();
+    let fill = |outcome: Arc<Outcome<R>>| -> Fallback {
+        Box::new(move |error: TaskError| {
+            let mut slot = outcome.result.lock();
+            if slot.is_none() {
+                *slot = Some(Err(error));
+            }
+        })
+    };
     let body: Body = {
         let outcome = outcome.clone();
         let name = name.clone();
         Box::new(move |ctx: &Ctx| {
             let result = match panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
                 Ok(Ok(value)) => Ok(value),
-                Ok(Err(e)) => Err(TaskError::Failed {
-                    task: name.to_string(),
-                    message: e.to_string(),
-                }),
-                Err(p) => Err(TaskError::Panicked {
-                    task: name.to_string(),
-                    message: panic_message(&*p),
-                }),
+                Ok(Err(e)) => {
+                    // User code: the error's `Display` and `Drop` may panic too.
+                    let message = catch("the task's error's Display", || e.to_string())
+                        .unwrap_or_else(|panicked| panicked);
+                    trace::drop_caught("the Drop of a task's error", e);
+                    Err(TaskError::Failed {
+                        task: name.to_string(),
+                        message,
+                    })
+                }
+                Err(p) => {
+                    let message = panic_message(&*p);
+                    trace::drop_caught("the Drop of a task's panic", p);
+                    Err(TaskError::Panicked {
+                        task: name.to_string(),
+                        message,
+                    })
+                }
             };
             let error = result.as_ref().err().cloned();
             *outcome.result.lock() = Some(result);
+            // With its handle released or dropped, this is the last hold on the value: its
+            // `Drop` runs here.
+            trace::drop_caught("the Drop of a task's value", outcome);
             // `done` goes on in the thread, after a failure has been reported to the group:
             // whoever joins the task then sees its reset under way (`wait_green` covers it).
             error
         })
     };
-    let cancel: Box<dyn FnOnce() + Send> = {
+    let cancel: Fallback = {
         let outcome = outcome.clone();
-        let name = name.clone();
-        Box::new(move || {
-            *outcome.result.lock() = Some(Err(TaskError::Cancelled {
-                task: name.to_string(),
-            }));
+        Box::new(move |error: TaskError| {
+            *outcome.result.lock() = Some(Err(error));
             outcome.done.go();
         })
     };
@@ -258,7 +279,7 @@ where
         done: outcome.done.clone(),
         thread: None,
         cancel: Some(cancel),
-        body: Some(body),
+        body: Some((body, fill(outcome.clone()))),
     };
     (
         entry,
@@ -268,6 +289,32 @@ where
             outcome,
         },
     )
+}
+
+/// Ends a task's thread well, also if something unwinds: the result slot filled, `done`
+/// on, the slot given back.
+struct Ending {
+    name: Arc<str>,
+    done: Signal,
+    fallback: Option<Fallback>,
+    on_end: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        if let Some(fill) = self.fallback.take() {
+            fill(TaskError::Panicked {
+                task: self.name.to_string(),
+                message: "the task's thread unwound before it had a result".into(),
+            });
+        }
+        self.done.go();
+        if let Some(on_end) = self.on_end.take() {
+            if let Err(e) = catch("a task's end", on_end) {
+                error!(thread = %self.name, "{e}");
+            }
+        }
+    }
 }
 
 impl TaskEntry {
@@ -281,7 +328,7 @@ impl TaskEntry {
         link: Link,
         on_end: impl FnOnce() + Send + 'static,
     ) -> std::io::Result<()> {
-        let body = self.body.take().expect("a task is spawned once");
+        let (body, fallback) = self.body.take().expect("a task is spawned once");
         let name = self.name.clone();
         let stop = self.stop.clone();
         let control = Arc::new(TaskControl {
@@ -290,39 +337,64 @@ impl TaskEntry {
             link: link.clone(),
         });
         let done = self.done.clone();
-        let spawned = thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                let span = tracing::info_span!("task", thread = %name);
-                let _entered = span.enter();
-                tracing::debug!(thread = %name, "Task started");
+        let builder = thread::Builder::new().name(name.to_string());
+        let spawned = spawn::spawn_or_return(
+            Kind::Task,
+            builder,
+            (body, fallback),
+            move |(body, fallback)| {
+                let mut ending = Ending {
+                    name: name.clone(),
+                    done,
+                    fallback: Some(fallback),
+                    on_end: Some(Box::new(on_end)),
+                };
+                let _scope = Scope::enter(|| tracing::info_span!("task", thread = %name));
+                debug!(thread = %name, "Task started");
                 let ctx = Ctx::new(stop, name.clone(), 0, control);
-                match body(&ctx) {
-                    None => tracing::debug!(thread = %name, "Task finished"),
+                let error = catch("a task", || body(&ctx)).unwrap_or_else(|panicked| {
+                    Some(TaskError::Panicked {
+                        task: name.to_string(),
+                        message: panicked,
+                    })
+                });
+                match error {
+                    None => debug!(thread = %name, "Task finished"),
                     Some(error) => {
-                        tracing::error!(thread = %name, "{error}");
+                        if let Some(fill) = ending.fallback.take() {
+                            fill(error.clone());
+                        }
+                        error!(thread = %name, "{error}");
                         link.send(GroupEvent::TaskFailed {
                             task: name.to_string(),
+                            count: 1,
                         });
                     }
                 }
-                done.go();
-                on_end();
-            });
+                // The body filled the slot, or the fallback just did.
+                ending.fallback = None;
+                drop(ending);
+            },
+        );
         match spawned {
             Ok(thread) => {
                 self.cancel = None;
                 self.thread = Some(thread);
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err((e, body)) => {
+                self.body = Some(body);
+                Err(e)
+            }
         }
     }
 
     /// A queued task that will never run: its handle's `join` returns `Cancelled`.
     pub(crate) fn cancel(mut self) {
         if let Some(cancel) = self.cancel.take() {
-            cancel();
+            cancel(TaskError::Cancelled {
+                task: self.name.to_string(),
+            });
         }
     }
 
@@ -337,6 +409,7 @@ impl TaskEntry {
         TaskStop {
             name: self.name.clone(),
             done: self.done.clone(),
+            thread_id: self.thread.as_ref().map(|t| t.thread().id()),
             thread: self.thread.take(),
         }
     }
@@ -351,7 +424,20 @@ impl TaskEntry {
 pub(crate) struct TaskStop {
     name: Arc<str>,
     done: Signal,
+    thread_id: Option<ThreadId>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// How a task's stop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskEnd {
+    /// It ended in time (and was joined).
+    Ended,
+    /// It outlived the grace: abandoned.
+    Abandoned,
+    /// It could not be waited for: the stopping thread is the task's own, or the task waits,
+    /// through others, for it. It ends on its own.
+    Ending,
 }
 
 impl TaskStop {
@@ -359,8 +445,17 @@ impl TaskStop {
         &self.name
     }
 
-    /// Waits until `deadline` for the task to end; joins it if it did. True if it ended.
-    pub(crate) fn finish(&mut self, deadline: Option<Instant>) -> bool {
+    /// Waits until `deadline` for the task to end; joins it if it did.
+    pub(crate) fn finish(&mut self, deadline: Option<Instant>) -> TaskEnd {
+        if self.done.is_go() {
+            self.join();
+            return TaskEnd::Ended;
+        }
+        let waiting = match self.thread_id.map(waits::for_thread) {
+            Some(Err(_)) => return TaskEnd::Ending,
+            Some(Ok(waiting)) => Some(waiting),
+            None => None,
+        };
         let ended = match deadline {
             Some(d) => self.done.wait_deadline(d),
             None => {
@@ -368,16 +463,28 @@ impl TaskStop {
                 true
             }
         };
+        drop(waiting);
         if ended {
-            if let Some(thread) = self.thread.take() {
-                let _ = thread.join();
-            }
+            self.join();
+            TaskEnd::Ended
         } else {
-            tracing::warn!(
+            warn!(
                 thread = %self.name,
                 "Task abandoned: it did not stop within the controller's task grace"
             );
+            TaskEnd::Abandoned
         }
-        ended
+    }
+
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            match waits::for_thread(thread.thread().id()) {
+                Ok(waiting) => {
+                    let _ = thread.join();
+                    drop(waiting);
+                }
+                Err(_) => drop(thread),
+            }
+        }
     }
 }

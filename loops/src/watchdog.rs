@@ -1,24 +1,36 @@
-//! The `cycle_timeout` watchdog: one process-wide thread, started the first time a loop with
-//! a `cycle_timeout` starts, that notices a cycle running longer than its timeout.
+//! The `cycle_timeout` watchdog: one process-wide thread (`superloops-watchdog`), started the
+//! first time a loop with a `cycle_timeout` begins its cycles, that notices a cycle running
+//! longer than its timeout.
 //!
 //! No clock is read per cycle: the loop thread already stores its cycle count, and the
 //! watchdog samples it every quarter of the shortest timeout. A count that has not moved for
 //! a whole timeout means the current cycle has run at least that long. While no loop with a
 //! `cycle_timeout` is alive, the watchdog blocks on its condvar and never wakes (Guarantee 8
 //! holds for users who do not ask for a watchdog).
+//!
+//! The watchdog runs no user code: when a stalled loop's `stop_on_failure` stops it, the stop
+//! token's `then` callbacks run on a thread of their own. If the operating system refuses to
+//! start the watchdog's thread, the error is logged and the next loop to be watched tries
+//! again (the loops registered meanwhile are kept and watched from then).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::signal::Fired;
+use crate::spawn::{self, Kind};
+use crate::timer;
+use crate::trace::{catch, error};
 use crate::Signal;
 
 /// What the watchdog tells a loop.
 pub(crate) trait Watched: Send + Sync {
-    /// Thread `gen`'s current cycle has run longer than `timeout`.
-    fn stalled(&self, gen: u64, timeout: Duration);
+    /// Thread `gen`'s current cycle has run longer than `timeout`. Returns the `then`
+    /// callbacks of a stop this caused, for the watchdog to run off its own thread.
+    fn stalled(&self, gen: u64, timeout: Duration) -> Option<Fired>;
 }
 
 struct Entry {
@@ -33,12 +45,24 @@ struct Entry {
     reported: bool,
 }
 
+struct Entries {
+    list: Vec<Entry>,
+    /// The watchdog thread is running.
+    running: bool,
+}
+
 struct Watchdog {
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Entries>,
     changed: Condvar,
 }
 
-static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
+static WATCHDOG: Watchdog = Watchdog {
+    entries: Mutex::new(Entries {
+        list: Vec::new(),
+        running: false,
+    }),
+    changed: Condvar::new(),
+};
 
 /// What [`unwatch`] takes back.
 pub(crate) struct WatchId(Arc<AtomicU64>);
@@ -53,22 +77,11 @@ pub(crate) fn watch(
     stop: Signal,
     timeout: Duration,
 ) -> WatchId {
-    let dog = WATCHDOG.get_or_init(|| {
-        let spawned = std::thread::Builder::new()
-            .name("superloops-watchdog".into())
-            .spawn(run);
-        if let Err(e) = spawned {
-            tracing::error!("Could not spawn the cycle_timeout watchdog: {e}");
-        }
-        Watchdog {
-            entries: Mutex::new(Vec::new()),
-            changed: Condvar::new(),
-        }
-    });
     let now = Instant::now();
     let seen = cycles.load(Ordering::Relaxed);
     let id = WatchId(cycles.clone());
-    dog.entries.lock().push(Entry {
+    let mut entries = WATCHDOG.entries.lock();
+    entries.list.push(Entry {
         loop_,
         gen,
         cycles,
@@ -77,45 +90,70 @@ pub(crate) fn watch(
         seen: (seen, now),
         reported: false,
     });
-    dog.changed.notify_all();
+    if entries.running {
+        WATCHDOG.changed.notify_all();
+        return id;
+    }
+    // Spawned under the lock: the new thread waits for it, then watches every entry.
+    let builder = thread::Builder::new().name("superloops-watchdog".into());
+    let refused = match spawn::spawn(Kind::Watchdog, builder, run) {
+        Ok(_) => {
+            entries.running = true;
+            None
+        }
+        Err(e) => Some(e),
+    };
+    drop(entries);
+    if let Some(e) = refused {
+        error!(
+            "Could not spawn the cycle_timeout watchdog: {e}; the next loop to be watched \
+             tries again"
+        );
+    }
     id
 }
 
 /// Stops watching: the loop's thread has left its cycles (they ended, or one panicked).
 pub(crate) fn unwatch(id: WatchId) {
-    if let Some(dog) = WATCHDOG.get() {
-        dog.entries
-            .lock()
-            .retain(|e| !Arc::ptr_eq(&e.cycles, &id.0));
+    WATCHDOG
+        .entries
+        .lock()
+        .list
+        .retain(|e| !Arc::ptr_eq(&e.cycles, &id.0));
+}
+
+/// Marks the watchdog gone if its thread ever ends (only a bug of the crate would end it), so
+/// that the next loop to be watched starts another.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        WATCHDOG.entries.lock().running = false;
     }
 }
 
 fn run() {
-    let dog = loop {
-        // `watch` initialises the static right after spawning this thread.
-        if let Some(dog) = WATCHDOG.get() {
-            break dog;
-        }
-        std::thread::yield_now();
-    };
-    let mut entries = dog.entries.lock();
+    let _running = Running;
+    let mut entries = WATCHDOG.entries.lock();
     loop {
-        entries.retain(|e| !e.stop.is_go() && e.loop_.strong_count() > 0);
-        let Some(shortest) = entries.iter().map(|e| e.timeout).min() else {
-            dog.changed.wait(&mut entries);
+        entries
+            .list
+            .retain(|e| !e.stop.is_go() && e.loop_.strong_count() > 0);
+        let Some(shortest) = entries.list.iter().map(|e| e.timeout).min() else {
+            WATCHDOG.changed.wait(&mut entries);
             continue;
         };
         let tick = (shortest / 4).max(Duration::from_millis(1));
-        dog.changed.wait_for(&mut entries, tick);
+        WATCHDOG.changed.wait_for(&mut entries, tick);
 
         let now = Instant::now();
         let mut stalled = Vec::new();
-        for e in entries.iter_mut() {
+        for e in entries.list.iter_mut() {
             let count = e.cycles.load(Ordering::Relaxed);
             if count != e.seen.0 {
                 e.seen = (count, now);
                 e.reported = false;
-            } else if !e.reported && now.duration_since(e.seen.1) >= e.timeout {
+            } else if !e.reported && now.saturating_duration_since(e.seen.1) >= e.timeout {
                 e.reported = true;
                 stalled.push((e.loop_.clone(), e.gen, e.timeout));
             }
@@ -124,11 +162,18 @@ fn run() {
             // Report outside the lock: reporting counts a failure, which may log and stop.
             drop(entries);
             for (loop_, gen, timeout) in stalled {
-                if let Some(l) = loop_.upgrade() {
-                    l.stalled(gen, timeout);
+                let Some(l) = loop_.upgrade() else { continue };
+                match catch("the watchdog's report", || l.stalled(gen, timeout)) {
+                    Ok(Some(fired)) => {
+                        if let Some(batch) = fired.into_batch() {
+                            timer::run_apart(batch);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => error!("{e}"),
                 }
             }
-            entries = dog.entries.lock();
+            entries = WATCHDOG.entries.lock();
         }
     }
 }

@@ -393,3 +393,18 @@ pub fn assert_paired(log: &Log, allowed_starts: usize, thread_start_panics: usiz
         );
     }
 }
+
+/// Runs `f` on a thread of its own and fails loudly if it does not return within [`BOUND`].
+pub fn within_bound<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = superloops::channel::unbounded();
+    std::thread::Builder::new()
+        .name(format!("bounded: {what}"))
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .unwrap();
+    match rx.recv_timeout(BOUND) {
+        Ok(r) => r,
+        Err(_) => panic!("deadlock? `{what}` did not return within {BOUND:?}"),
+    }
+}

@@ -1,10 +1,15 @@
 //! `loop_group! { … }`: one or more group declarations are parsed ([`ast`], [`settings`]),
 //! checked ([`valid`]) and turned into a struct with its methods and impls ([`expand`]).
 
+// The stages, in the order they run: each imports only those above it (a blank line between
+// each, so that rustfmt keeps this order rather than sorting it).
 mod ast;
-mod expand;
+
 mod settings;
+
 mod valid;
+
+mod expand;
 
 use proc_macro2::TokenStream;
 use quote::quote;

@@ -8,9 +8,8 @@ use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::{Expr, Ident, LitBool, LitStr};
 
-use super::valid::snake_case;
 use crate::common::options::{self, OptionItem, Slot, Value};
-use crate::common::{suggest, Ctxt};
+use crate::common::{snake_case, suggest, Ctxt};
 
 /// Every option `loop_group!` takes, in the order the docs list them.
 pub(crate) const OPTIONS: [&str; 8] = [

@@ -13,7 +13,7 @@ use syn::{Ident, Type};
 
 use super::ast::{Group, Member};
 use super::settings::GroupOptions;
-use crate::common::Ctxt;
+use crate::common::{snake_case, Ctxt};
 
 /// Prefix of the identifiers the macro adds to the struct; members may not use it.
 pub(crate) const RESERVED_PREFIX: &str = "__superloops";
@@ -217,30 +217,6 @@ fn is_ident(s: &str) -> bool {
     syn::parse_str::<Ident>(s).is_ok()
 }
 
-/// `ApiFeed` → `api_feed`, `HTTPFeed` → `http_feed`, `V2Worker` → `v2_worker`.
-pub(crate) fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let boundary = match i.checked_sub(1).map(|j| chars[j]) {
-                None | Some('_') => false,
-                Some(prev) if prev.is_uppercase() => {
-                    chars.get(i + 1).is_some_and(|next| next.is_lowercase())
-                }
-                Some(prev) => prev.is_lowercase() || prev.is_numeric(),
-            };
-            if boundary {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A type as a person writes it, for messages and docs: `Worker<u32>`, not `Worker < u32 >`.
 pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
     let text = tokens.to_token_stream().to_string();
@@ -257,24 +233,6 @@ pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snake_cases_type_names() {
-        for (ty, field) in [
-            ("ApiFeed", "api_feed"),
-            ("HTTPFeed", "http_feed"),
-            ("ProcessLoop", "process_loop"),
-            ("Worker", "worker"),
-            ("IOLoop", "io_loop"),
-            ("V2Worker", "v2_worker"),
-            ("Worker2", "worker2"),
-            ("ABC", "abc"),
-            ("already_snake", "already_snake"),
-            ("Tree_Top", "tree_top"),
-        ] {
-            assert_eq!(snake_case(ty), field, "{ty}");
-        }
-    }
 
     #[test]
     fn pretty_types() {

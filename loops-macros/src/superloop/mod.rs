@@ -1,11 +1,17 @@
 //! `#[superloop(...)]`: options ([`attr`], sizes in [`size`]) and impl block ([`ast`]) are parsed, checked
 //! ([`valid`]) and turned into `impl SuperLoop` ([`expand`]).
 
-mod ast;
-mod attr;
-mod expand;
+// The stages, in the order they run: each imports only those above it (a blank line between
+// each, so that rustfmt keeps this order rather than sorting it).
 mod size;
+
+mod ast;
+
+mod attr;
+
 mod valid;
+
+mod expand;
 
 use proc_macro2::TokenStream;
 use quote::quote;

@@ -1,0 +1,409 @@
+//! A controller's core ([`Ctrl`]): its settings, members, tasks and mailbox, the group
+//! operations that act on every member (`maintain_loops`, `stop_loops`, `stop`), and the busy
+//! flag that serialises them.
+//!
+//! The supervisor thread's part (reacting to member events: resets, lone restarts, giving
+//! up) is in [`supervisor`](crate::supervisor); the public face is
+//! [`LoopController`](crate::LoopController), in `controller.rs`.
+//!
+//! # The busy flag
+//!
+//! Group operations run user code on the caller's thread (a member's `on_start` inside
+//! `maintain_loops`, its `on_stop` inside `stop_loops`). They are serialised by a busy flag
+//! waited on with a condvar, never by a lock held across that code. The flag is re-entrant
+//! for the thread that holds it (a member's hook that the operation runs may call back into
+//! the controller), and its waits go through the wait-for graph: a claim that would close a
+//! circle of waits is refused, and the operation then runs without it (a stop), or is left
+//! to the holder to run when it is done (a `maintain_loops`).
+
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::event::{Link, Mailbox};
+use crate::health::{GroupHealth, StopReport};
+use crate::member::Member;
+use crate::policy::{Facts, Policy, Supervision};
+use crate::tasks::{TaskLine, Tasks};
+use crate::trace::error;
+use crate::waits;
+use crate::Signal;
+
+/// How a group is configured; set through [`LoopController`](crate::LoopController)'s
+/// builder methods.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) name: Arc<str>,
+    pub(crate) policy: Policy,
+    pub(crate) on_reset: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// How long `stop` waits for each running task before abandoning it.
+    pub(crate) task_grace: Duration,
+    /// Stop every member at once instead of in dependency order.
+    pub(crate) stop_all_at_once: bool,
+}
+
+/// A controller's core, shared by its handles, its supervisor thread and its parent group.
+pub(crate) struct Ctrl {
+    /// Itself, so that a nested group started through `&self` can spawn its supervisor.
+    pub(crate) me: Weak<Ctrl>,
+    pub(crate) settings: Mutex<Settings>,
+    pub(crate) members: Mutex<Vec<(String, Arc<dyn Member>)>>,
+    pub(crate) tasks: Tasks,
+    pub(crate) mailbox: Arc<Mailbox>,
+    pub(crate) state: Mutex<CtrlState>,
+    pub(crate) changed: Condvar,
+}
+
+pub(crate) struct CtrlState {
+    /// The thread running a group operation, and how deeply: a member's hook that the
+    /// operation runs may call back into the controller on the same thread.
+    busy: Option<(ThreadId, usize)>,
+    /// Threads waiting for `busy`, and the holder last told to the wait-for graph.
+    waiters: usize,
+    told: Option<ThreadId>,
+    /// A `maintain_loops` that could not wait for the operation under way: its holder runs
+    /// it when it is done.
+    deferred_maintain: bool,
+    pub(crate) supervisor: Option<Supervisor>,
+    /// Supervisor threads started so far: the next is `{name}_{generations}`.
+    pub(crate) generations: u64,
+    /// The supervisor's memory between events (restart intensity, backoffs, waiting
+    /// restarts, given up).
+    pub(crate) supervision: Supervision,
+    /// A reset is under way.
+    pub(crate) resetting: bool,
+    pub(crate) resets: u64,
+    /// Group stops so far: a `maintain_loops` that sees one happen stops starting members.
+    stops: u64,
+    /// Resets of its parent that restarted this group (when nested).
+    pub(crate) epoch: u64,
+    pub(crate) parent: Option<Link>,
+}
+
+impl CtrlState {
+    /// The green light: no reset under way, no member waiting for its restart, not given up.
+    pub(crate) fn green(&self) -> bool {
+        !self.resetting && !self.supervision.gave_up() && !self.supervision.restoring()
+    }
+}
+
+pub(crate) struct Supervisor {
+    pub(crate) thread: JoinHandle<()>,
+    pub(crate) shutdown: Signal,
+    pub(crate) name: Arc<str>,
+}
+
+impl Ctrl {
+    /// A controller named `LoopController` with the default policy.
+    pub(crate) fn new() -> Arc<Ctrl> {
+        Arc::new_cyclic(|me: &Weak<Ctrl>| {
+            let mailbox = Mailbox::new();
+            let on_end: Arc<dyn Fn() + Send + Sync> = {
+                let me = me.clone();
+                Arc::new(move || {
+                    if let Some(ctrl) = me.upgrade() {
+                        ctrl.tasks.start_queued();
+                    }
+                })
+            };
+            Ctrl {
+                me: me.clone(),
+                settings: Mutex::new(Settings {
+                    name: Arc::from("LoopController"),
+                    policy: Policy::default(),
+                    on_reset: None,
+                    task_grace: Duration::from_secs(5),
+                    stop_all_at_once: false,
+                }),
+                members: Mutex::new(Vec::new()),
+                tasks: Tasks::new(TaskLine {
+                    link: Link::new(mailbox.clone(), usize::MAX),
+                    on_end,
+                }),
+                mailbox,
+                state: Mutex::new(CtrlState {
+                    busy: None,
+                    waiters: 0,
+                    told: None,
+                    deferred_maintain: false,
+                    supervisor: None,
+                    generations: 0,
+                    supervision: Supervision::default(),
+                    resetting: false,
+                    resets: 0,
+                    stops: 0,
+                    epoch: 0,
+                    parent: None,
+                }),
+                changed: Condvar::new(),
+            }
+        })
+    }
+
+    pub(crate) fn name(&self) -> Arc<str> {
+        self.settings.lock().name.clone()
+    }
+
+    pub(crate) fn members(&self) -> Vec<(String, Arc<dyn Member>)> {
+        self.members.lock().clone()
+    }
+
+    /// What the policy knows of each member now.
+    pub(crate) fn facts(members: &[(String, Arc<dyn Member>)]) -> Vec<Facts> {
+        members
+            .iter()
+            .map(|(_, m)| Facts {
+                resets_globally: m.resets_globally(),
+                alive: m.is_alive(),
+            })
+            .collect()
+    }
+
+    /// This controller's busy flag, as the wait-for graph names it.
+    fn key(&self) -> waits::Key {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// While threads wait for `busy`, the wait-for graph must know its holder.
+    fn sync(&self, st: &mut CtrlState) {
+        if st.waiters > 0 {
+            let holder = st.busy.map(|(t, _)| t);
+            if holder != st.told {
+                waits::holder_changed(self.key(), holder);
+                st.told = holder;
+            }
+        }
+    }
+
+    /// Waits until no other thread runs a group operation, and claims `busy` (again, if this
+    /// thread holds it already). False when the wait would close a circle of waits: nothing
+    /// is claimed, and the caller must not [`release`](Self::release).
+    pub(crate) fn claim(&self) -> bool {
+        let me = thread::current().id();
+        let mut st = self.state.lock();
+        loop {
+            match &mut st.busy {
+                None => {
+                    st.busy = Some((me, 1));
+                    self.sync(&mut st);
+                    return true;
+                }
+                Some((owner, depth)) if *owner == me => {
+                    *depth += 1;
+                    return true;
+                }
+                Some((holder, _)) => {
+                    let holder = *holder;
+                    let Ok(waiting) = waits::for_busy(self.key(), holder) else {
+                        return false;
+                    };
+                    st.waiters += 1;
+                    st.told = Some(holder);
+                    self.changed.wait(&mut st);
+                    st.waiters -= 1;
+                    drop(waiting);
+                }
+            }
+        }
+    }
+
+    /// Releases a [`claim`](Self::claim); the last release runs a `maintain_loops` deferred
+    /// meanwhile.
+    pub(crate) fn release(&self) {
+        let mut st = self.state.lock();
+        match &mut st.busy {
+            Some((_, depth)) if *depth > 1 => *depth -= 1,
+            _ => st.busy = None,
+        }
+        self.sync(&mut st);
+        self.changed.notify_all();
+        let deferred = st.busy.is_none() && std::mem::take(&mut st.deferred_maintain);
+        drop(st);
+        if deferred {
+            self.maintain();
+        }
+    }
+
+    /// Starts every member whose thread is not alive, in order (and puts it under
+    /// supervision again), until a stop of the group comes.
+    pub(crate) fn maintain(&self) {
+        let members = self.members();
+        if !self.claim() {
+            // The operation under way waits, through others, for this thread: its holder
+            // maintains when it is done.
+            self.state.lock().deferred_maintain = true;
+            return;
+        }
+        let stops = {
+            let mut st = self.state.lock();
+            st.supervision.revive();
+            self.changed.notify_all();
+            st.stops
+        };
+        for (_, member) in &members {
+            // A stop of the group (from one of these members' `on_start`, say) wins: the
+            // members after it stay stopped.
+            if self.state.lock().stops != stops {
+                break;
+            }
+            member.maintain();
+        }
+        self.release();
+    }
+
+    pub(crate) fn stop_members(&self) -> bool {
+        let mut report = StopReport::default();
+        self.stop_members_report(true, &mut report);
+        report.all_stopped()
+    }
+
+    /// Stops every member in dependency order: the last declared first, each one's thread
+    /// ended (or abandoned after its grace) before the one declared before it is asked, so a
+    /// member can rely on the members declared before it until its own `on_stop` has run.
+    pub(crate) fn stop_members_report(&self, unsupervise: bool, report: &mut StopReport) {
+        let members = self.members();
+        let at_once = self.settings.lock().stop_all_at_once;
+        self.state.lock().stops += 1;
+        // A stop that cannot wait for the operation under way runs beside it: each member's
+        // own stop is serialised on its own.
+        let claimed = self.claim();
+        if at_once {
+            let begun: Vec<_> = members
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
+                .collect();
+            let signalled = Instant::now();
+            for (i, b) in begun {
+                members[i].1.finish_stop_into(b, signalled, report);
+            }
+        } else {
+            for (_, member) in members.iter().rev() {
+                member.stop_in_order(unsupervise, report);
+            }
+        }
+        if claimed {
+            self.release();
+        }
+    }
+
+    /// Ends the supervisor thread: signals it, and joins it unless that would wait for
+    /// itself (a hook the supervisor runs stopped the controller) or close a circle of waits;
+    /// such a supervisor ends on its own as soon as it returns.
+    pub(crate) fn stop_supervisor(&self) {
+        let supervisor = self.state.lock().supervisor.take();
+        let Some(sup) = supervisor else {
+            // None ran: what was sent before this stop is not acted on by a later start.
+            self.close_if_unsupervised();
+            return;
+        };
+        sup.shutdown.go();
+        // Err: it would wait for itself; it ends (and closes the mailbox) on its own.
+        if let Ok(waiting) = waits::for_thread(sup.thread.thread().id()) {
+            if sup.thread.join().is_err() {
+                error!(thread = %sup.name, "The supervisor thread panicked");
+            }
+            drop(waiting);
+            // The supervisor closes the mailbox as it ends; this covers one that panicked.
+            self.close_if_unsupervised();
+        }
+    }
+
+    /// Once no supervisor runs: closes the mailbox (dropping what nobody will handle now, so
+    /// it no longer holds `wait_green` back, and a later start does not act on it). Under the
+    /// state lock, so a supervisor started meanwhile keeps every event.
+    pub(crate) fn close_if_unsupervised(&self) {
+        let st = self.state.lock();
+        if st.supervisor.is_none() {
+            self.mailbox.close();
+        }
+        self.changed.notify_all();
+        drop(st);
+    }
+
+    /// Stops tasks, then every member in dependency order, then the supervisor thread.
+    pub(crate) fn stop_all(&self) -> StopReport {
+        // Signal the supervisor first, so a reset under way restarts nothing more.
+        let shutdown = self
+            .state
+            .lock()
+            .supervisor
+            .as_ref()
+            .map(|s| s.shutdown.clone());
+        if let Some(s) = shutdown {
+            s.go();
+        }
+        let mut report = StopReport::default();
+        let task_grace = self.settings.lock().task_grace;
+        self.tasks.stop(task_grace, &mut report);
+        self.stop_members_report(true, &mut report);
+        for (_, member) in self.members() {
+            member.shutdown(&mut report);
+        }
+        self.stop_supervisor();
+        report
+    }
+
+    /// Settled: green, and every member event sent so far handled.
+    pub(crate) fn settled(&self, st: &CtrlState) -> bool {
+        st.green() && self.mailbox.pending() == 0
+    }
+
+    /// Waits until [`settled`](Self::settled) or `deadline` (`None`: no deadline).
+    pub(crate) fn wait_green(&self, deadline: Option<Instant>) -> bool {
+        let mut st = self.state.lock();
+        // A hook the supervisor runs (or something it waits for) would wait for itself: the
+        // group cannot settle while it blocks it.
+        let waiting = match st.supervisor.as_ref().map(|s| s.thread.thread().id()) {
+            Some(sup) => match waits::for_thread(sup) {
+                Ok(w) => Some(w),
+                Err(_) => return self.settled(&st),
+            },
+            None => None,
+        };
+        while !self.settled(&st) {
+            let timed_out = match deadline {
+                Some(d) => self.changed.wait_until(&mut st, d).timed_out(),
+                None => {
+                    self.changed.wait(&mut st);
+                    false
+                }
+            };
+            if timed_out {
+                break;
+            }
+        }
+        let settled = self.settled(&st);
+        drop(st);
+        drop(waiting);
+        settled
+    }
+
+    pub(crate) fn health(&self) -> GroupHealth {
+        let st = self.state.lock();
+        let green = st.green();
+        let failed = st.supervision.gave_up();
+        let restoring = st.supervision.restoring();
+        let (resets, backoff) = (st.resets, st.supervision.reset_backoff());
+        let supervisor = st.supervisor.as_ref().map(|s| s.name.to_string());
+        drop(st);
+        GroupHealth {
+            name: self.name().to_string(),
+            supervisor,
+            green,
+            failed,
+            restoring,
+            resets,
+            backoff,
+            members: self.members().iter().map(|(_, m)| m.health()).collect(),
+        }
+    }
+
+    /// Locks the state (for the supervisor's decisions).
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, CtrlState> {
+        self.state.lock()
+    }
+}

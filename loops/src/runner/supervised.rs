@@ -1,0 +1,213 @@
+//! What a loop tells its supervisor and what the supervisor asks of it: failures counted
+//! against the budget, restarts, and the watchdog's and the thread's own reports.
+
+use super::stopping::asked;
+use super::*;
+
+impl Runner {
+    // ---- Failures --------------------------------------------------------------------
+
+    /// Counts one failure. `from`: the thread it comes from, if it comes from one; with
+    /// `stop_on_failure`, exceeding the budget stops that thread only. Returns whether it
+    /// exceeded the budget.
+    pub(crate) fn record_failure(&self, error: Option<LoopError>, from: Option<u64>) -> bool {
+        let (exceeded, stop) = self.count_failure(error, from);
+        if let Some((token, name)) = stop {
+            // That thread's own token: if a new thread has started meanwhile, it is untouched.
+            go(&token, &name);
+        }
+        exceeded
+    }
+
+    /// [`record_failure`](Self::record_failure), leaving the stop (with `stop_on_failure`) to
+    /// the caller: the token to signal, and the thread's name.
+    pub(super) fn count_failure(
+        &self,
+        error: Option<LoopError>,
+        from: Option<u64>,
+    ) -> (bool, Option<(Signal, Arc<str>)>) {
+        let mut st = self.lock();
+        if let Some(e) = &error {
+            st.books.last_error = Some(e.message().to_owned());
+        }
+        let (n, exceeded) = st.books.budget.record(&self.config, Instant::now());
+        st.books.total_failures += 1;
+        let name = st.books.display_name(&self.config);
+        // With `stop_on_failure`, which thread stops is decided here, under the same lock as
+        // the event to the supervisor: a reset that restarts the loop before this call goes on
+        // must not see its new thread stopped by this (older) failure.
+        let mut stop = None;
+        if exceeded {
+            let epoch = st.life.epoch_of(from);
+            if let Some(link) = &st.link {
+                link.exceeded(epoch);
+            }
+            if self.config.stop_on_failure {
+                stop = st.life.ask_stop(from).map(|t| (t, name.clone()));
+            }
+        }
+        drop(st);
+        let max = self.config.max_failures;
+        if exceeded {
+            error!(thread = %name, "Exceeded maximum number of failures ({n}/{max})");
+        } else {
+            warn!(thread = %name, "Failure ({n}/{max})");
+        }
+        (exceeded, stop)
+    }
+
+    // ---- For the supervisor ----------------------------------------------------------
+
+    pub(crate) fn set_link(&self, link: Link) {
+        let mut st = self.lock();
+        st.link = Some(link);
+        st.life.link();
+    }
+
+    /// Whether its group still supervises it: started, and not stopped from outside since
+    /// (a thread that ended on its own, by `ctx.stop()` or a panic, leaves it supervised).
+    pub(crate) fn is_supervised(&self) -> bool {
+        self.lock().life.is_supervised()
+    }
+
+    /// A reset restarts it: a clean slate (its failures zeroed, and the excesses counted
+    /// before now answered).
+    pub(crate) fn reset_restarting(&self) {
+        let mut st = self.lock();
+        st.books.budget.clear();
+        st.life.reset_restarted();
+        if let Some(link) = &st.link {
+            link.restarted_into(st.life.epoch_of(None));
+        }
+    }
+
+    /// Resets that restarted it so far (an `Exceeded` of an older epoch is stale).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lock().life.epoch_of(None)
+    }
+
+    /// For the supervisor: starts it again if it is still supervised and thread `gen` was
+    /// its last one.
+    pub(crate) fn restart_if_ended(self: &Arc<Self>, gen: u64) -> bool {
+        self.supervised_start(false, |life, me| life.restart_if_ended(me, gen))
+    }
+
+    /// For the supervisor: the retry of a start that failed.
+    pub(crate) fn restart_failed(self: &Arc<Self>) -> bool {
+        self.supervised_start(false, Lifecycle::restart_failed)
+    }
+
+    /// For a reset's restart phase: starts it if it is still supervised (a member stopped
+    /// from outside meanwhile stays stopped).
+    pub(crate) fn restart_supervised(self: &Arc<Self>) -> bool {
+        self.supervised_start(true, Lifecycle::restart_supervised)
+    }
+
+    /// A start the supervisor makes. When waiting for the operation under way would close a
+    /// circle of waits: with `queue`, a still supervised loop's start is queued for the end
+    /// of that operation; otherwise the operation under way is left to decide.
+    pub(super) fn supervised_start(
+        self: &Arc<Self>,
+        queue: bool,
+        step: impl Fn(&mut Lifecycle<Real>, ThreadId) -> Start<Boxed, ThreadId>,
+    ) -> bool {
+        let me = thread::current().id();
+        let mut st = self.lock();
+        loop {
+            let next = step(&mut st.life, me);
+            self.sync(&mut st);
+            match next {
+                Start::Begin(source) => return self.run_start(st, me, source),
+                Start::Wait(holder) => {
+                    if self.wait_busy(&mut st, holder).is_err() {
+                        if queue && st.life.is_supervised() {
+                            let _ = st.life.start_refused();
+                        }
+                        return false;
+                    }
+                }
+                Start::Already | Start::Queued(_) | Start::Ignored(_) => return false,
+            }
+        }
+    }
+
+    /// The first half of a group's stop: the thread signalled, `busy` claimed for the second
+    /// half. From the loop's own thread or its own hook it only asks (it cannot wait for
+    /// itself). `unsupervise`: a stop from outside (not a reset).
+    pub(crate) fn begin_group_stop(self: &Arc<Self>, unsupervise: bool) -> Begun {
+        let me = thread::current().id();
+        let mut st = self.lock();
+        loop {
+            let step = st.life.stop_from_group(me, unsupervise);
+            self.sync(&mut st);
+            let name = st.books.display_name(&self.config);
+            match step {
+                Stop::Idle { clean } => return Begun::Idle { clean },
+                Stop::Signal(token) => {
+                    drop(st);
+                    go(&token, &name);
+                    return Begun::Waiting { name };
+                }
+                Stop::Asked(token) => {
+                    drop(st);
+                    return asked(token, &name);
+                }
+                Stop::Wait(holder) => {
+                    if self.wait_busy(&mut st, holder).is_err() {
+                        let token = st.life.stop_refused(unsupervise);
+                        drop(st);
+                        return asked(token, &name);
+                    }
+                }
+                Stop::Ignored => unreachable!("a group's stop is never ignored"),
+            }
+        }
+    }
+
+    /// The second half of a group's stop, waiting at most until `deadline`.
+    pub(crate) fn finish_group_stop(
+        self: &Arc<Self>,
+        begun: Begun,
+        deadline: Option<Instant>,
+    ) -> bool {
+        match begun {
+            Begun::Idle { clean } => clean,
+            Begun::Asked { .. } => false,
+            Begun::Waiting { name } => self.stop_finish(deadline, name),
+            Begun::Nested { .. } => unreachable!("a loop's stop is never nested"),
+        }
+    }
+}
+
+impl Watched for Runner {
+    fn stalled(&self, gen: u64, timeout: Duration) -> Option<Fired> {
+        let mut st = self.lock();
+        if st.life.alive_gen() != Some(gen) {
+            return None;
+        }
+        let name = st.books.display_name(&self.config);
+        let cycles = st.books.cycles.load(Ordering::Relaxed);
+        st.books.stalled = Some((gen, cycles));
+        drop(st);
+        warn!(thread = %name, ?timeout, "Cycle stalled: running longer than its cycle_timeout");
+        let error = LoopError::new(format_args!(
+            "cycle {cycles} ran longer than its cycle_timeout of {timeout:?}"
+        ));
+        // The watchdog runs no user code: a stop's callbacks are its caller's to run apart.
+        let (_, stop) = self.count_failure(Some(error), Some(gen));
+        let (token, name) = stop?;
+        let fired = token.go_deferred()?;
+        info!(thread = %name, "Stopping");
+        Some(fired)
+    }
+}
+
+impl Control for Runner {
+    fn failure(&self, error: Option<LoopError>, gen: u64) -> bool {
+        self.record_failure(error, Some(gen))
+    }
+
+    fn request_stop(&self, gen: u64) {
+        Runner::request_stop(self, Some(gen));
+    }
+}

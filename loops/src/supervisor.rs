@@ -1,0 +1,327 @@
+//! The supervisor thread of a controller: takes its members' events from the mailbox, asks
+//! the [`policy`](crate::policy) what to do, and does it (a reset, a lone restart now or
+//! after its backoff, giving up).
+//!
+//! It blocks on the mailbox's bell, its own shutdown signal and, only while a restart waits
+//! out its backoff, a timer: an idle supervisor uses no CPU (Guarantee 8). No event is ever
+//! dropped while it runs: a failure that exceeds a budget during a reset waits in the mailbox
+//! and causes another reset (Guarantee 4), unless that reset restarted the member after the
+//! failure was counted (the event is then stale: the reset answered it).
+//!
+//! A reset's backoff delay and `on_reset` run with the controller's busy flag free, so `stop`
+//! is never kept waiting by them, and a member stopped from outside is never restarted by a
+//! reset that was already under way (Guarantee 7).
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use crate::ctrl::{Ctrl, Supervisor};
+use crate::event::GroupEvent;
+use crate::health::StopReport;
+use crate::policy::{Alone, Decision, Reset, Restart, Skip};
+use crate::spawn::{self, Kind};
+use crate::trace::{catch, debug, error, info, warn, Scope};
+use crate::Signal;
+
+impl Ctrl {
+    /// Starts the supervisor thread (`{name}_{n}`), if it is not running.
+    pub(crate) fn start_supervisor(self: &Arc<Self>) -> bool {
+        let group = self.name();
+        let mut st = self.lock_state();
+        if st.supervisor.is_some() {
+            return false;
+        }
+        let name: Arc<str> = Arc::from(format!("{group}_{}", st.generations));
+        let shutdown = Signal::new();
+        self.mailbox.open();
+        let builder = thread::Builder::new().name(name.to_string());
+        let body = {
+            let ctrl = self.clone();
+            let (shutdown, name) = (shutdown.clone(), name.clone());
+            move || ctrl.supervise(&name, &shutdown)
+        };
+        match spawn::spawn(Kind::Supervisor, builder, body) {
+            Ok(thread) => {
+                st.generations += 1;
+                st.supervisor = Some(Supervisor {
+                    thread,
+                    shutdown,
+                    name: name.clone(),
+                });
+                drop(st);
+                info!(thread = %name, "Started");
+                true
+            }
+            Err(e) => {
+                drop(st);
+                error!(thread = %name, "Could not spawn the supervisor thread: {e}");
+                false
+            }
+        }
+    }
+
+    /// The supervisor thread: handles the members' events in turn, and the restarts whose
+    /// backoff is over, until its own `shutdown` signal goes on.
+    ///
+    /// Each supervisor waits on its own signal, not on a message in the shared mailbox: a
+    /// supervisor started while the one before it is still ending (a `start` racing a `stop`)
+    /// must not take the message meant for the other.
+    fn supervise(self: &Arc<Self>, name: &Arc<str>, shutdown: &Signal) {
+        let _scope = Scope::enter(|| tracing::info_span!("supervisor", thread = %name));
+        'events: loop {
+            let due = self.lock_state().supervision.next_due();
+            // A timer only while a restart waits out its backoff: an idle supervisor sleeps.
+            let timer = due.map_or_else(crossbeam_channel::never, crossbeam_channel::at);
+            crossbeam_channel::select_biased! {
+                recv(shutdown.receiver()) -> _ => break,
+                recv(self.mailbox.bell()) -> _ => {}
+                recv(timer) -> _ => {}
+            }
+            while let Some(event) = self.mailbox.take() {
+                if shutdown.is_go() {
+                    // Shut down while taking it: leave it to the next supervisor (or to the
+                    // close below). It is still pending.
+                    self.mailbox.put_back(event);
+                    break 'events;
+                }
+                self.guarded(name, || self.handle(event, name, shutdown));
+                self.mailbox.handled();
+                self.notify();
+            }
+            let now = Instant::now();
+            let due = self.lock_state().supervision.due(now);
+            for restart in due {
+                if shutdown.is_go() {
+                    break 'events;
+                }
+                self.guarded(name, || self.restart_alone(&restart, name, shutdown));
+            }
+            self.notify();
+        }
+        // Restarts still waiting out their backoff go back to the mailbox: the next
+        // supervisor handles them, or the close drops them.
+        let waiting = self.lock_state().supervision.take_deferred();
+        for restart in waiting {
+            self.mailbox.send(match restart.why {
+                Alone::Ended(gen) => GroupEvent::Ended {
+                    index: restart.index,
+                    gen,
+                },
+                Alone::StartFailed => GroupEvent::StartFailed {
+                    index: restart.index,
+                },
+            });
+        }
+        self.close_if_unsupervised();
+        info!(thread = %name, "Exited gracefully");
+    }
+
+    /// Runs one step of supervision; a panic in it (a bug of the crate) is logged, and the
+    /// supervisor goes on with the next event rather than leave the group unsupervised.
+    fn guarded(&self, name: &str, step: impl FnOnce()) {
+        if let Err(e) = catch("the supervisor", step) {
+            error!(thread = %name, "{e}; going on with the next event");
+        }
+    }
+
+    /// Wakes `wait_green` callers (the green light or the mailbox changed).
+    fn notify(&self) {
+        let _st = self.lock_state();
+        self.changed.notify_all();
+    }
+
+    fn handle(self: &Arc<Self>, event: GroupEvent, name: &Arc<str>, shutdown: &Signal) {
+        let members = self.members();
+        let policy = self.settings.lock().policy;
+        let now = Instant::now();
+        let (decision, trigger) = match event {
+            GroupEvent::Exceeded { index, epoch } => {
+                let Some((member_name, member)) = members.get(index) else {
+                    return;
+                };
+                let current = member.epoch();
+                if epoch < current {
+                    debug!(
+                        thread = %name,
+                        member = %member_name,
+                        "A failure budget exceeded before the reset that restarted this member: answered by that reset"
+                    );
+                    return;
+                }
+                let facts = Ctrl::facts(&members);
+                let decision =
+                    self.lock_state()
+                        .supervision
+                        .exceeded(&policy, &facts, Some(index), now);
+                (decision, member_name.clone())
+            }
+            GroupEvent::TaskFailed { task, count } => {
+                warn!(thread = %name, task = %task, count, "A task failed");
+                let facts = Ctrl::facts(&members);
+                let decision = self
+                    .lock_state()
+                    .supervision
+                    .exceeded(&policy, &facts, None, now);
+                (decision, "a task".to_owned())
+            }
+            GroupEvent::Ended { index, gen } => {
+                let decision = self
+                    .lock_state()
+                    .supervision
+                    .ended(&policy, index, gen, now);
+                (decision, self.member_name(index))
+            }
+            GroupEvent::StartFailed { index } => {
+                let decision = self
+                    .lock_state()
+                    .supervision
+                    .start_failed(&policy, index, now);
+                (decision, self.member_name(index))
+            }
+        };
+        match decision {
+            Decision::Nothing(Skip::NoMemberForTask) => {
+                info!(thread = %name, "A task failed; one_for_one restarts no member for it");
+            }
+            Decision::Nothing(Skip::GaveUp | Skip::UnknownMember) => {}
+            Decision::GiveUp { max, window } => {
+                error!(
+                    thread = %name,
+                    "More than {max} restarts within {window:?}: giving up; stopping every member"
+                );
+                self.give_up();
+            }
+            Decision::Reset(reset) => self.reset(&reset, &trigger, name, shutdown),
+            Decision::RestartNow(restart) => self.restart_alone(&restart, name, shutdown),
+            Decision::RestartLater(restart) => {
+                let what = match restart.why {
+                    Alone::Ended(_) => "Backing off before restarting a member whose thread ended",
+                    Alone::StartFailed => {
+                        "Backing off before starting again a member whose start failed"
+                    }
+                };
+                info!(thread = %name, member = %trigger, delay = ?restart.delay, "{what}");
+            }
+        }
+    }
+
+    fn member_name(&self, index: usize) -> String {
+        self.members
+            .lock()
+            .get(index)
+            .map_or_else(String::new, |(n, _)| n.clone())
+    }
+
+    /// Restarts one member alone (its thread ended, or its start failed).
+    fn restart_alone(&self, restart: &Restart, name: &Arc<str>, shutdown: &Signal) {
+        let Some(member) = self
+            .members
+            .lock()
+            .get(restart.index)
+            .map(|(_, m)| m.clone())
+        else {
+            return;
+        };
+        if self.lock_state().supervision.gave_up() || shutdown.is_go() {
+            return;
+        }
+        let claimed = self.claim();
+        let restarted = !shutdown.is_go()
+            && match restart.why {
+                Alone::Ended(gen) => member.restart_if_ended(gen),
+                Alone::StartFailed => member.restart_failed(),
+            };
+        if claimed {
+            self.release();
+        }
+        self.lock_state()
+            .supervision
+            .restarted_alone(restart, Instant::now());
+        if restarted {
+            let what = match restart.why {
+                Alone::Ended(_) => "Restarted a member whose thread ended",
+                Alone::StartFailed => "Started again a member whose start failed",
+            };
+            info!(thread = %name, member = %member.name(), "{what}");
+        }
+    }
+
+    /// One reset: stop the set (all asked at once, in reverse), back off, `on_reset`, start
+    /// the set again in declaration order. Stop wins: a shutdown cuts it short.
+    fn reset(&self, reset: &Reset, trigger: &str, name: &Arc<str>, shutdown: &Signal) {
+        let members = self.members();
+        let on_reset = self.settings.lock().on_reset.clone();
+        {
+            let mut st = self.lock_state();
+            st.resetting = true;
+            st.resets += 1;
+            self.changed.notify_all();
+        }
+        warn!(thread = %name, trigger = %trigger, "Stopping loops");
+
+        // Stop phase: every member of the set signalled at once, in reverse order; each then
+        // gets its own grace from that instant, so the whole wait is at most the longest.
+        let claimed = self.claim();
+        let begun: Vec<_> = reset
+            .set
+            .iter()
+            .rev()
+            .map(|&i| (i, members[i].1.begin_stop(false)))
+            .collect();
+        let signalled = Instant::now();
+        for (i, b) in begun {
+            members[i].1.finish_stop(b, signalled);
+        }
+        if claimed {
+            self.release();
+        }
+
+        let cut_short = !reset.delay.is_zero() && {
+            info!(thread = %name, delay = ?reset.delay, "Backing off before restarting");
+            shutdown.wait_timeout(reset.delay)
+        };
+        if !cut_short {
+            if let Some(on_reset) = &on_reset {
+                if let Err(e) = catch("on_reset", || on_reset()) {
+                    error!(thread = %name, "{e}; restarting anyway");
+                }
+            }
+            // Restart phase, in declaration order; stop wins.
+            info!(thread = %name, "Restarting loops");
+            let claimed = self.claim();
+            for &i in &reset.set {
+                if shutdown.is_go() {
+                    break;
+                }
+                // A clean slate: failures of the run that was reset do not count against the
+                // new one, and excesses counted before now are answered.
+                members[i].1.reset_restarting();
+                members[i].1.restart_supervised();
+            }
+            if claimed {
+                self.release();
+            }
+        }
+        let mut st = self.lock_state();
+        st.resetting = false;
+        st.supervision.reset_done(Instant::now());
+        self.changed.notify_all();
+    }
+
+    /// Past the restart limit: stops every member and reports the group failed (to its
+    /// parent, when nested).
+    fn give_up(&self) {
+        // Not out of supervision: a parent's reset restarts them (while this group has given
+        // up, its own events restart nothing).
+        self.stop_members_report(false, &mut StopReport::default());
+        let parent = {
+            let st = self.lock_state();
+            self.changed.notify_all();
+            st.parent.clone().map(|p| (p, st.epoch))
+        };
+        if let Some((parent, epoch)) = parent {
+            parent.exceeded(epoch);
+        }
+    }
+}
