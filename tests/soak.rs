@@ -92,6 +92,12 @@
 //! combination too. A timer never fires before its deadline (checked in a `then` callback on
 //! the timer thread, and at each wake-up), `&` never goes on before both sides have, and a timer
 //! still off 10 s past its deadline is a violation.
+//!
+//! *Timer callbacks and chains.* The hammers also arm `Signal::after(d).then(|| l.stop())` on a
+//! random loop: the callback runs off the timer thread, racing everything else, and each must
+//! have returned at the end. One cycle in a hundred builds a chain from its own stop token
+//! (`stop | x | x & on | …`, up to 48 links) while the hammers stop its loop: a chain that
+//! reads on while its token reads off is a violation.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -188,6 +194,14 @@ struct Tally {
     timer_max_late_us: AtomicU64,
     /// Cycles of loops with a `cycle_timeout` that slept past it on purpose.
     slow_cycles: AtomicU64,
+    /// `Signal::after(d).then(|| loop.stop())` armed by the hammers, and those whose callback
+    /// has returned.
+    timer_stops_armed: AtomicU64,
+    timer_stops_done: Arc<AtomicU64>,
+    /// Chains (`stop | x | …`, some links `& on`) built from a cycle's stop token while the
+    /// hammers stop its loop.
+    chains_built: AtomicU64,
+    chains_on: AtomicU64,
 }
 
 struct World {
@@ -205,6 +219,9 @@ struct World {
     /// Task closures not yet dropped (queued, running, or refused and not yet dropped).
     tasks_live: AtomicUsize,
     next_task: AtomicU64,
+    /// The timers whose `then` stops a loop, held until they have fired (a timer nobody
+    /// holds is forgotten, its callback with it).
+    timer_stops: Mutex<Vec<Signal>>,
 }
 
 impl World {
@@ -684,6 +701,7 @@ impl Chaotic {
                 }
             }
             130..=159 => self.lock_probe(&mut rng),
+            200..=299 => self.chain_from_stop(ctx, &mut rng),
             160..=199 => {
                 // A slow call that heeds stop: past the cycle_timeout, a stall to report.
                 if let Some(timeout) = self.track.cycle_timeout {
@@ -699,6 +717,41 @@ impl Chaotic {
             ctx.sleep(rng.range_ms(1, 8));
         }
         Ok(())
+    }
+
+    /// Builds a chain from this thread's stop token while the hammers (and resets, and timer
+    /// callbacks) stop the loop: `stop | x | x & on | …`, where each `x` never goes on and
+    /// `on` already is. It goes on exactly when the stop does, so whenever it reads on, the
+    /// stop must read on too (read in that order: a combination never reads on before what
+    /// makes it on).
+    fn chain_from_stop(&self, ctx: &Ctx, rng: &mut Rng) {
+        let tally = &self.world().tally;
+        tally.chains_built.fetch_add(1, Ordering::Relaxed);
+        let on = Signal::new();
+        on.go();
+        let mut chain = ctx.stopping().clone();
+        for _ in 0..1 + rng.below(48) {
+            chain = if rng.below(3) == 0 {
+                chain & on.clone()
+            } else {
+                chain | Signal::new()
+            };
+            if chain.is_go() {
+                break;
+            }
+        }
+        // Then wait on it a moment, as a cycle would: a stop meanwhile wakes it through every
+        // link.
+        chain.wait_timeout(rng.range_ms(0, 6));
+        if chain.is_go() {
+            tally.chains_on.fetch_add(1, Ordering::Relaxed);
+            if !ctx.should_stop() {
+                self.track.violation(format!(
+                    "a chain built from {}'s stop token read on while the token read off",
+                    ctx.thread_name()
+                ));
+            }
+        }
     }
 
     /// Waits a few milliseconds on this thread's `stop | timer` (or `stop & timer`), armed
@@ -1780,7 +1833,9 @@ fn hammer(
     while !stop.load(Ordering::SeqCst) {
         world.tally.hammer_calls.fetch_add(1, Ordering::Relaxed);
         let roll = rng.below(1000);
-        if rng.below(100) < 5 {
+        if rng.below(100) < 2 {
+            arm_timer_stop(&mut rng, loops, world);
+        } else if rng.below(100) < 5 {
             task_op(
                 id,
                 &mut rng,
@@ -1887,6 +1942,26 @@ fn hammer(
     held
 }
 
+/// `Signal::after(d).then(|| loop.stop())` on a random loop: the callback runs on a thread of
+/// the crate's own (never the timer thread, which other timers need meanwhile), racing the
+/// hammers, resets and other timers. Every such callback must return: counted at the end.
+fn arm_timer_stop(rng: &mut Rng, loops: &[Loop], world: &Arc<World>) {
+    let ops = rng.pick(loops).ops.clone();
+    let done = world.tally.timer_stops_done.clone();
+    let timer = Signal::after(rng.range_ms(0, 20));
+    world
+        .tally
+        .timer_stops_armed
+        .fetch_add(1, Ordering::Relaxed);
+    timer.then(move || {
+        ops.stop();
+        done.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut held = world.timer_stops.lock().unwrap();
+    held.retain(|t| !t.is_go());
+    held.push(timer);
+}
+
 // ---------------------------------------------------------------------------------------
 // The soak.
 
@@ -1971,6 +2046,7 @@ pub fn soak(secs: u64, seed: u64) {
         controllers: Mutex::new(Vec::new()),
         tasks_live: AtomicUsize::new(0),
         next_task: AtomicU64::new(0),
+        timer_stops: Mutex::new(Vec::new()),
     });
     let mut rng = Rng::new(seed);
     let tree = build_tree(&world, &mut rng);
@@ -2025,7 +2101,13 @@ pub fn soak(secs: u64, seed: u64) {
     });
     let ran = started.elapsed();
 
-    // The end: calm the chaos, let abandoned threads finish, stop everything.
+    // The end: calm the chaos, let abandoned threads finish, stop everything. First every
+    // timer callback that stops a loop has returned (their timers are at most 20 ms long).
+    let timer_stops_returned = wait_until(SETTLE_BOUND, || {
+        world.tally.timer_stops_done.load(Ordering::SeqCst)
+            == world.tally.timer_stops_armed.load(Ordering::Relaxed)
+    });
+    world.timer_stops.lock().unwrap().clear();
     world.calm.store(true, Ordering::SeqCst);
     watch.call(
         final_slot,
@@ -2081,6 +2163,14 @@ pub fn soak(secs: u64, seed: u64) {
 
     let mut problems: Vec<String> = world.violations.lock().unwrap().clone();
     let seen = problems.len();
+    if !timer_stops_returned {
+        problems.push(format!(
+            "{} of {} timer callbacks that stop a loop never returned",
+            world.tally.timer_stops_armed.load(Ordering::Relaxed)
+                - world.tally.timer_stops_done.load(Ordering::SeqCst),
+            world.tally.timer_stops_armed.load(Ordering::Relaxed)
+        ));
+    }
     if let Some(not_idle) = not_idle {
         problems.push(format!(
             "threads still alive or abandoned {SETTLE_BOUND:?} after the stop\n{not_idle}"
@@ -2273,7 +2363,8 @@ pub fn soak(secs: u64, seed: u64) {
     println!(
         "soak: seed {seed}: {timed_loops} loops with a cycle_timeout, {} slow cycles, {} stalls \
          reported; \
-         timers: {} armed, {} waits, {} fired, latest {:.1} ms past its deadline",
+         timers: {} armed, {} waits, {} fired, latest {:.1} ms past its deadline; {} timer \
+         callbacks stopped a loop; {} chains built from a stop token ({} read on)",
         n(&t.slow_cycles),
         if counting_events {
             stalls.to_string()
@@ -2284,6 +2375,9 @@ pub fn soak(secs: u64, seed: u64) {
         n(&t.timer_waits),
         n(&t.timers_fired),
         n(&t.timer_max_late_us) as f64 / 1000.0,
+        t.timer_stops_done.load(Ordering::SeqCst),
+        n(&t.chains_built),
+        n(&t.chains_on),
     );
     if thread_starts < 2 * 64 || resets == 0 {
         problems.push(format!(
@@ -2302,6 +2396,14 @@ pub fn soak(secs: u64, seed: u64) {
             n(&t.joined_ok),
             n(&t.joined_failed),
             n(&t.joined_panicked)
+        ));
+    }
+    if n(&t.timer_stops_armed) < 20 || n(&t.chains_built) < 100 {
+        problems.push(format!(
+            "too little happened to prove anything about timer callbacks and chains: {} timer \
+             stops armed, {} chains built",
+            n(&t.timer_stops_armed),
+            n(&t.chains_built)
         ));
     }
     if n(&t.timers_fired) < 100 || (timed_loops > 0 && counting_events && stalls == 0) {

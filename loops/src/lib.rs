@@ -35,6 +35,34 @@
 //! See the README for the options and hooks tables; [`LoopHandle`] documents the runtime
 //! semantics (pairing of hooks, panics, grace and abandonment).
 //!
+//! ## Signals
+//!
+//! [`Signal`] is what every stop, timer and combination in the crate rests on: a one-shot flag
+//! that goes from off to on once. What it promises:
+//!
+//! - **Ordering.** A combination is on only after the operands that make it on are: once
+//!   `a | b` reads on, `a` or `b` reads on; once `a & b` reads on, both do; the same through
+//!   any nesting. `go()` sets a signal's flag under the lock that combinations are linked with,
+//!   before it hands anything on, so a combination made while `go()` runs either finds the
+//!   source on (and reads on itself) or is linked in time to be turned on by it. A cycle may
+//!   therefore do `wake.wait(); if !ctx.should_stop() { … }` and never mistake a stop for its
+//!   own event.
+//! - **Once.** `go()` raced from many threads turns the signal on once (one call returns
+//!   `true`) and runs each `then` callback exactly once; a callback registered after `go()`
+//!   runs at once, on the registering thread, exactly once.
+//! - **Which thread runs a `then` callback.** The thread that turns the signal on (the one
+//!   calling `go()`, such as `stop()`'s caller for a loop's stop token), or the registering
+//!   thread if it is on already. Never a thread the crate needs for progress: for a
+//!   [`Signal::after`] timer (and combinations it completes) and for the `cycle_timeout`
+//!   watchdog, the callbacks run on a short-lived `superloops-then` thread of their own, so a
+//!   callback that blocks, or waits for another timer, holds up nothing but itself.
+//! - **Any length.** Turning on a chain and dropping it take no stack frame per link (a
+//!   million-link `acc = acc | s` is fine in a debug build).
+//! - **Timers are never lost.** If the operating system refuses the timer thread, the error
+//!   is logged and the thread is spawned again by the next `Signal::after` or by a thread
+//!   blocked on a signal (every 50 ms while it waits); the timer fires late, never early.
+//! - **Cheap to read.** [`Signal::is_go`] and [`Ctx::should_stop`] are one atomic load.
+//!
 //! ## Locking rules
 //!
 //! **No user code (a hook, `cycle`, a factory, a `then` callback, `on_reset`, a task's

@@ -208,6 +208,12 @@ impl Signal {
     /// The timer thread runs no user code: the [`then`](Self::then) callbacks of a signal it
     /// turns on (and of the combinations that go on with it) run on a short-lived thread of
     /// their own, `superloops-then`, so one that blocks holds up no other timer.
+    ///
+    /// If the operating system refuses to start the timer thread (threads exhausted for a
+    /// moment), the error is logged at `error` and the timer is kept: the thread is spawned
+    /// again by the next `Signal::after`, or by any thread blocked in a wait on a signal,
+    /// which tries again every 50 ms. The timer then fires late, never early, and is never
+    /// lost.
     pub fn after(delay: Duration) -> Self {
         let signal = Signal::new();
         if let Some(deadline) = Instant::now().checked_add(delay) {
@@ -250,8 +256,14 @@ impl Signal {
 
     /// Blocks until the signal is on.
     pub fn wait(&self) {
-        if !self.is_go() {
-            let _ = self.inner.rx.recv();
+        while !self.is_go() {
+            if timer::is_down() {
+                // Timers wait for a thread the OS refused: try again now and then.
+                timer::revive();
+                let _ = self.inner.rx.recv_timeout(timer::RETRY);
+            } else {
+                let _ = self.inner.rx.recv();
+            }
         }
     }
 
@@ -272,12 +284,23 @@ impl Signal {
 
     /// Blocks until the signal is on or `deadline` has come; true if it is on.
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
-        if self.is_go() {
-            return true;
-        }
-        match self.inner.rx.recv_deadline(deadline) {
-            Err(RecvTimeoutError::Timeout) => self.is_go(),
-            _ => true,
+        loop {
+            if self.is_go() {
+                return true;
+            }
+            // While timers wait for a thread the OS refused, wake now and then to try again.
+            let slice = if timer::is_down() && !timer::revive() {
+                Instant::now()
+                    .checked_add(timer::RETRY)
+                    .map_or(deadline, |d| d.min(deadline))
+            } else {
+                deadline
+            };
+            match self.inner.rx.recv_deadline(slice) {
+                Err(RecvTimeoutError::Timeout) if slice < deadline => continue,
+                Err(RecvTimeoutError::Timeout) => return self.is_go(),
+                _ => return true,
+            }
         }
     }
 

@@ -7,16 +7,20 @@
 //! nobody but itself.
 //!
 //! If the operating system refuses to start the timer thread, the error is logged and the
-//! next `Signal::after` tries again; the timers made meanwhile are kept and served from then.
+//! timer is kept; the thread is spawned again by the next `Signal::after`, or by any thread
+//! that blocks on a signal meanwhile ([`revive`]: it tries again every [`RETRY`] while it
+//! waits). The timers made meanwhile then fire, late by as long as no thread could be made,
+//! never early, and never silently lost.
 //!
 //! This layer knows nothing of `Signal`: a timer's target is anything that can
 //! [`ring`](Alarm::ring). It imports [`spawn`](crate::spawn) and [`trace`](crate::trace) only.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Weak;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -57,6 +61,58 @@ static TIMER: Timer = Timer {
     changed: Condvar::new(),
 };
 
+/// Set while timers wait for a timer thread that could not be spawned: a thread that blocks
+/// on a signal checks it (one relaxed load, on the blocking path only) and tries again.
+static DOWN: AtomicBool = AtomicBool::new(false);
+
+/// How often a thread blocked on a signal tries to spawn the timer thread again while it is
+/// down.
+pub(crate) const RETRY: Duration = Duration::from_millis(50);
+
+/// Whether timers wait for a timer thread that could not be spawned.
+#[inline]
+pub(crate) fn is_down() -> bool {
+    DOWN.load(Ordering::Relaxed)
+}
+
+/// Tries again to spawn the timer thread, if timers wait for one; true if it runs now (or
+/// none was needed).
+pub(crate) fn revive() -> bool {
+    if !is_down() {
+        return true;
+    }
+    let mut st = TIMER.state.lock();
+    if st.running {
+        return true;
+    }
+    let refused = start_locked(&mut st);
+    drop(st);
+    match refused {
+        None => true,
+        Some(e) => {
+            error!("Could not spawn the Signal::after timer thread again: {e}");
+            false
+        }
+    }
+}
+
+/// Spawns the timer thread (under the state lock: it waits for it, then serves every timer);
+/// the error if the operating system refused.
+fn start_locked(st: &mut Timers) -> Option<std::io::Error> {
+    let builder = thread::Builder::new().name("superloops-timer".into());
+    match spawn::spawn(Kind::Timer, builder, run) {
+        Ok(_) => {
+            st.running = true;
+            DOWN.store(false, Ordering::Relaxed);
+            None
+        }
+        Err(e) => {
+            DOWN.store(true, Ordering::Relaxed);
+            Some(e)
+        }
+    }
+}
+
 /// Rings `target` at `deadline`, unless it is gone by then.
 pub(crate) fn add(deadline: Instant, target: Weak<dyn Alarm>) {
     let mut st = TIMER.state.lock();
@@ -78,20 +134,12 @@ pub(crate) fn add(deadline: Instant, target: Weak<dyn Alarm>) {
         }
         return;
     }
-    // Spawned under the lock: the new thread waits for it, then serves every timer.
-    let builder = thread::Builder::new().name("superloops-timer".into());
-    let refused = match spawn::spawn(Kind::Timer, builder, run) {
-        Ok(_) => {
-            st.running = true;
-            None
-        }
-        Err(e) => Some(e),
-    };
+    let refused = start_locked(&mut st);
     drop(st);
     if let Some(e) = refused {
         error!(
-            "Could not spawn the Signal::after timer thread: {e}; the next Signal::after \
-             tries again, and serves the timers made meanwhile"
+            "Could not spawn the Signal::after timer thread: {e}; the next Signal::after, or \
+             a thread blocked on a signal, tries again, and the timers made meanwhile are kept"
         );
     }
 }
