@@ -584,6 +584,8 @@ impl Member for Ctrl {
         {
             let mut st = self.lock_state();
             st.epoch += 1;
+            // Restarted by its parent: a fresh intensity, as OTP starts a restarted supervisor.
+            st.supervision.restarted_by_parent();
             if let Some(parent) = &st.parent {
                 parent.restarted_into(st.epoch);
             }

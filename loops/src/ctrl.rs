@@ -157,6 +157,7 @@ impl Ctrl {
             .map(|(_, m)| Facts {
                 resets_globally: m.resets_globally(),
                 alive: m.is_alive(),
+                epoch: m.epoch(),
             })
             .collect()
     }

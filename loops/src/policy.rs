@@ -55,6 +55,9 @@ pub(crate) struct Facts {
     pub(crate) resets_globally: bool,
     /// Its thread is alive.
     pub(crate) alive: bool,
+    /// Resets (its group's, or a parent's) that restarted it so far: an excess counted in an
+    /// older epoch was answered by one of them.
+    pub(crate) epoch: u64,
 }
 
 /// The members a reset restarts, in declaration order: triggered by member `trigger`
@@ -133,6 +136,9 @@ pub(crate) enum Skip {
     NoMemberForTask,
     /// The event names no member.
     UnknownMember,
+    /// An excess counted before a reset that has restarted the member since: that reset
+    /// answered it.
+    Stale,
 }
 
 /// What the supervisor does about one event.
@@ -197,6 +203,30 @@ impl Supervision {
             delay: self.reset_backoff,
             within_window,
         })
+    }
+
+    /// Member `index` exceeded its budget, counted in its reset epoch `epoch`: a reset, unless
+    /// a reset has restarted it since ([`Skip::Stale`]).
+    pub(crate) fn member_exceeded(
+        &mut self,
+        policy: &Policy,
+        members: &[Facts],
+        index: usize,
+        epoch: u64,
+        now: Instant,
+    ) -> Decision {
+        match members.get(index) {
+            None => Decision::Nothing(Skip::UnknownMember),
+            Some(m) if epoch < m.epoch => Decision::Nothing(Skip::Stale),
+            Some(_) => self.exceeded(policy, members, Some(index), now),
+        }
+    }
+
+    /// The group was restarted by its parent's reset: a fresh start, as OTP starts a
+    /// restarted supervisor (no restarts counted in the window, no backoff carried over, no
+    /// retry waiting, not given up).
+    pub(crate) fn restarted_by_parent(&mut self) {
+        *self = Supervision::default();
     }
 
     /// A reset finished at `now`: the next one that follows closely backs off.
@@ -332,305 +362,4 @@ impl Supervision {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    /// A fake clock: instants `ms` after a fixed origin.
-    struct Clock(Instant);
-    impl Clock {
-        fn new() -> Self {
-            Clock(Instant::now())
-        }
-        fn at(&self, ms: u64) -> Instant {
-            self.0 + Duration::from_millis(ms)
-        }
-    }
-
-    fn facts(spec: &[(bool, bool)]) -> Vec<Facts> {
-        spec.iter()
-            .map(|&(resets_globally, alive)| Facts {
-                resets_globally,
-                alive,
-            })
-            .collect()
-    }
-
-    fn policy(strategy: Strategy) -> Policy {
-        Policy {
-            strategy,
-            max_restarts: None,
-            backoff: (10 * MS, 40 * MS),
-        }
-    }
-
-    #[test]
-    fn each_strategy_restarts_its_set() {
-        // Member 1 does not reset globally.
-        let m = facts(&[(true, true), (false, true), (true, true), (true, true)]);
-        use Strategy::*;
-        assert_eq!(restart_set(OneForAll, &m, Some(2)), [0, 2, 3]);
-        assert_eq!(
-            restart_set(OneForAll, &m, Some(1)),
-            [0, 2, 3],
-            "alive: kept"
-        );
-        let dead = facts(&[(true, true), (false, false), (true, true)]);
-        assert_eq!(
-            restart_set(OneForAll, &dead, Some(1)),
-            [0, 1, 2],
-            "dead: restarted"
-        );
-        assert_eq!(restart_set(OneForOne, &m, Some(1)), [1]);
-        assert_eq!(restart_set(OneForOne, &m, None), [] as [usize; 0], "a task");
-        assert_eq!(restart_set(RestForOne, &m, Some(1)), [1, 2, 3]);
-        assert_eq!(restart_set(RestForOne, &m, Some(2)), [2, 3]);
-        assert_eq!(
-            restart_set(RestForOne, &m, None),
-            [0, 2, 3],
-            "a task: from the first"
-        );
-        assert_eq!(restart_set(OneForAll, &m, None), [0, 2, 3]);
-    }
-
-    #[test]
-    fn backoff_is_immediate_after_a_quiet_spell_then_doubles_up_to_the_cap() {
-        let b = (10 * MS, 40 * MS);
-        let close = Some(MS);
-        assert_eq!(
-            next_backoff(Duration::ZERO, None, b),
-            Duration::ZERO,
-            "first"
-        );
-        assert_eq!(next_backoff(Duration::ZERO, close, b), 10 * MS);
-        assert_eq!(next_backoff(10 * MS, close, b), 20 * MS);
-        assert_eq!(next_backoff(20 * MS, close, b), 40 * MS);
-        assert_eq!(next_backoff(40 * MS, close, b), 40 * MS, "capped");
-        assert_eq!(
-            next_backoff(40 * MS, Some(40 * MS), b),
-            Duration::ZERO,
-            "quiet spell"
-        );
-        let max = (Duration::MAX, Duration::MAX);
-        assert_eq!(
-            next_backoff(Duration::MAX, close, max),
-            Duration::MAX,
-            "no overflow"
-        );
-    }
-
-    #[test]
-    fn resets_back_off_while_they_follow_each_other_and_not_after_a_quiet_spell() {
-        let (c, p) = (Clock::new(), policy(Strategy::OneForAll));
-        let m = facts(&[(true, true), (true, true)]);
-        let mut s = Supervision::default();
-        let delay = |d: Decision| match d {
-            Decision::Reset(r) => r.delay,
-            other => panic!("not a reset: {other:?}"),
-        };
-        assert_eq!(delay(s.exceeded(&p, &m, Some(0), c.at(0))), Duration::ZERO);
-        s.reset_done(c.at(1));
-        assert_eq!(delay(s.exceeded(&p, &m, Some(0), c.at(2))), 10 * MS);
-        s.reset_done(c.at(15));
-        assert_eq!(delay(s.exceeded(&p, &m, Some(1), c.at(16))), 20 * MS);
-        s.reset_done(c.at(40));
-        assert_eq!(delay(s.exceeded(&p, &m, Some(1), c.at(41))), 40 * MS);
-        s.reset_done(c.at(90));
-        assert_eq!(
-            delay(s.exceeded(&p, &m, Some(1), c.at(91))),
-            40 * MS,
-            "capped"
-        );
-        s.reset_done(c.at(140));
-        // Quiet for the cap (40 ms): immediate again, and the growth starts over.
-        assert_eq!(
-            delay(s.exceeded(&p, &m, Some(0), c.at(180))),
-            Duration::ZERO
-        );
-        s.reset_done(c.at(181));
-        assert_eq!(delay(s.exceeded(&p, &m, Some(0), c.at(182))), 10 * MS);
-    }
-
-    #[test]
-    fn the_intensity_window_counts_restarts_and_gives_up_past_max() {
-        let c = Clock::new();
-        let p = Policy {
-            max_restarts: Some((2, 100 * MS)),
-            ..policy(Strategy::OneForOne)
-        };
-        let m = facts(&[(true, true)]);
-        let mut s = Supervision::default();
-        let window = |d: Decision| match d {
-            Decision::Reset(r) => r.within_window,
-            other => panic!("not a reset: {other:?}"),
-        };
-        assert_eq!(
-            window(s.exceeded(&p, &m, Some(0), c.at(0))),
-            Some((1, 2, 100 * MS))
-        );
-        assert_eq!(
-            window(s.exceeded(&p, &m, Some(0), c.at(50))),
-            Some((2, 2, 100 * MS))
-        );
-        // At exactly the window's length the first still counts: a third gives up.
-        let mut edge = Supervision {
-            intensity: s.intensity.clone(),
-            ..Supervision::default()
-        };
-        assert_eq!(
-            edge.exceeded(&p, &m, Some(0), c.at(100)),
-            Decision::GiveUp {
-                max: 2,
-                window: 100 * MS
-            }
-        );
-        assert!(edge.gave_up());
-        // Just past it, the first has left the window.
-        assert_eq!(
-            window(s.exceeded(&p, &m, Some(0), c.at(101))),
-            Some((2, 2, 100 * MS))
-        );
-        // Gave up: nothing is decided until it is revived.
-        assert_eq!(
-            edge.exceeded(&p, &m, Some(0), c.at(500)),
-            Decision::Nothing(Skip::GaveUp)
-        );
-        assert_eq!(
-            edge.ended(&p, 0, 3, c.at(500)),
-            Decision::Nothing(Skip::GaveUp)
-        );
-        edge.revive();
-        assert!(matches!(
-            edge.exceeded(&p, &m, Some(0), c.at(500)),
-            Decision::Reset(_)
-        ));
-    }
-
-    #[test]
-    fn a_failed_task_under_one_for_one_is_no_reset_and_is_not_counted() {
-        let c = Clock::new();
-        let p = Policy {
-            max_restarts: Some((1, 100 * MS)),
-            ..policy(Strategy::OneForOne)
-        };
-        let m = facts(&[(true, true)]);
-        let mut s = Supervision::default();
-        for t in 0..5 {
-            assert_eq!(
-                s.exceeded(&p, &m, None, c.at(t)),
-                Decision::Nothing(Skip::NoMemberForTask)
-            );
-        }
-        assert!(matches!(
-            s.exceeded(&p, &m, Some(0), c.at(6)),
-            Decision::Reset(_)
-        ));
-        assert_eq!(
-            s.exceeded(&p, &m, Some(3), c.at(6)),
-            Decision::Nothing(Skip::UnknownMember)
-        );
-    }
-
-    #[test]
-    fn lone_restarts_back_off_per_member_and_are_not_counted_against_the_limit() {
-        let c = Clock::new();
-        let p = Policy {
-            max_restarts: Some((1, 1000 * MS)),
-            ..policy(Strategy::OneForAll)
-        };
-        let mut s = Supervision::default();
-        let Decision::RestartNow(first) = s.ended(&p, 0, 0, c.at(0)) else {
-            panic!("the first restart is immediate")
-        };
-        s.restarted_alone(&first, c.at(0));
-        // Another member is not held back by member 0's restarts.
-        assert!(matches!(
-            s.ended(&p, 1, 0, c.at(1)),
-            Decision::RestartNow(_)
-        ));
-        let Decision::RestartLater(second) = s.ended(&p, 0, 1, c.at(2)) else {
-            panic!("a restart that follows closely backs off")
-        };
-        assert_eq!((second.delay, second.due), (10 * MS, Some(c.at(12))));
-        assert!(s.restoring());
-        assert_eq!(s.next_due(), Some(c.at(12)));
-        assert_eq!(s.due(c.at(11)), []);
-        assert_eq!(s.due(c.at(12)), [second]);
-        assert!(!s.restoring());
-        s.restarted_alone(&second, c.at(12));
-        let Decision::RestartLater(third) = s.ended(&p, 0, 2, c.at(13)) else {
-            panic!("backs off")
-        };
-        assert_eq!(third.delay, 20 * MS);
-        s.due(c.at(33));
-        s.restarted_alone(&third, c.at(33));
-        // A quiet spell of the cap: immediate again.
-        assert!(matches!(
-            s.ended(&p, 0, 3, c.at(73)),
-            Decision::RestartNow(_)
-        ));
-        // None of these counted: a reset is still allowed.
-        let m = facts(&[(true, true), (true, true)]);
-        assert!(matches!(
-            s.exceeded(&p, &m, Some(0), c.at(74)),
-            Decision::Reset(_)
-        ));
-    }
-
-    #[test]
-    fn a_failed_start_is_retried_with_backoff_and_counted_until_the_group_gives_up() {
-        let c = Clock::new();
-        let p = Policy {
-            max_restarts: Some((3, 1000 * MS)),
-            ..policy(Strategy::OneForAll)
-        };
-        let mut s = Supervision::default();
-        let Decision::RestartNow(r) = s.start_failed(&p, 0, c.at(0)) else {
-            panic!("the first retry is at once")
-        };
-        assert_eq!(r.why, Alone::StartFailed);
-        s.restarted_alone(&r, c.at(0));
-        let Decision::RestartLater(r) = s.start_failed(&p, 0, c.at(1)) else {
-            panic!("the second backs off")
-        };
-        assert_eq!(r.delay, 10 * MS);
-        // Failing again while that retry waits adds nothing, and is not counted.
-        assert_eq!(s.start_failed(&p, 0, c.at(2)), Decision::RestartLater(r));
-        assert_eq!(s.due(c.at(11)), [r]);
-        s.restarted_alone(&r, c.at(11));
-        assert!(matches!(
-            s.start_failed(&p, 0, c.at(12)),
-            Decision::RestartLater(_)
-        ));
-        // Three counted: the fourth gives up, and drops the waiting retry.
-        assert_eq!(
-            s.start_failed(&p, 1, c.at(13)),
-            Decision::GiveUp {
-                max: 3,
-                window: 1000 * MS
-            }
-        );
-        assert!(!s.restoring() && s.gave_up());
-    }
-
-    #[test]
-    fn a_backoff_past_the_end_of_time_is_never_due() {
-        let c = Clock::new();
-        let p = Policy {
-            backoff: (Duration::MAX, Duration::MAX),
-            ..policy(Strategy::OneForAll)
-        };
-        let mut s = Supervision::default();
-        let Decision::RestartNow(r) = s.ended(&p, 0, 0, c.at(0)) else {
-            panic!()
-        };
-        s.restarted_alone(&r, c.at(0));
-        let Decision::RestartLater(r) = s.ended(&p, 0, 1, c.at(1)) else {
-            panic!()
-        };
-        assert_eq!((r.delay, r.due), (Duration::MAX, None));
-        assert_eq!(s.next_due(), None);
-        assert_eq!(s.take_deferred(), [r]);
-    }
-}
+mod tests;

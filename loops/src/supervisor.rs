@@ -137,24 +137,12 @@ impl Ctrl {
         let now = Instant::now();
         let (decision, trigger) = match event {
             GroupEvent::Exceeded { index, epoch } => {
-                let Some((member_name, member)) = members.get(index) else {
-                    return;
-                };
-                let current = member.epoch();
-                if epoch < current {
-                    debug!(
-                        thread = %name,
-                        member = %member_name,
-                        "A failure budget exceeded before the reset that restarted this member: answered by that reset"
-                    );
-                    return;
-                }
                 let facts = Ctrl::facts(&members);
-                let decision =
-                    self.lock_state()
-                        .supervision
-                        .exceeded(&policy, &facts, Some(index), now);
-                (decision, member_name.clone())
+                let decision = self
+                    .lock_state()
+                    .supervision
+                    .member_exceeded(&policy, &facts, index, epoch, now);
+                (decision, self.member_name(index))
             }
             GroupEvent::TaskFailed { task, count } => {
                 warn!(thread = %name, task = %task, count, "A task failed");
@@ -184,6 +172,11 @@ impl Ctrl {
             Decision::Nothing(Skip::NoMemberForTask) => {
                 info!(thread = %name, "A task failed; one_for_one restarts no member for it");
             }
+            Decision::Nothing(Skip::Stale) => debug!(
+                thread = %name,
+                member = %trigger,
+                "A failure budget exceeded before the reset that restarted this member: answered by that reset"
+            ),
             Decision::Nothing(Skip::GaveUp | Skip::UnknownMember) => {}
             Decision::GiveUp { max, window } => {
                 error!(

@@ -1,0 +1,220 @@
+//! Supervision that tells the truth (issue 23): the green light is on only when no reset is
+//! under way, the group has not given up, and every member that should run is running; a
+//! member whose `on_start` fails (`Err` or a panic) is retried with backoff and counted against
+//! the restart intensity (OTP's `hanging_restart_loop`), while one that declines (`false`, OTP's
+//! `ignore`) is deliberately not running and out of supervision; a nested group restarted by
+//! its parent starts with a fresh intensity; stale failures cause one reset, not one each.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use superloops::channel::{unbounded, Receiver};
+use superloops::prelude::*;
+use superloops::MemberHealth;
+
+/// Sleeps in every cycle until stopped; its `on_start` fails until it is allowed (a message
+/// on `allow`), and counts its answers.
+struct Picky {
+    allow: Receiver<()>,
+    asked: Arc<AtomicU32>,
+}
+
+#[superloop(grace = "20s", max_failures = 0)]
+impl Picky {
+    fn on_start(&mut self) -> Result<(), String> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        match self.allow.try_recv() {
+            Ok(()) => Ok(()),
+            Err(_) => Err("the device is not there yet".into()),
+        }
+    }
+    fn cycle(&mut self, ctx: &Ctx) {
+        ctx.sleep(Duration::from_secs(3600));
+    }
+}
+
+struct Steady;
+
+#[superloop(grace = "20s", max_failures = 0)]
+impl Steady {
+    fn cycle(&mut self, ctx: &Ctx) {
+        ctx.sleep(Duration::from_secs(3600));
+    }
+}
+
+fn picky() -> (Picky, superloops::channel::Sender<()>, Arc<AtomicU32>) {
+    let (tx, rx) = unbounded();
+    let asked = Arc::new(AtomicU32::new(0));
+    let value = Picky {
+        allow: rx,
+        asked: asked.clone(),
+    };
+    (value, tx, asked)
+}
+
+fn names(members: &[MemberHealth]) -> Vec<String> {
+    members.iter().map(|m| m.name().to_owned()).collect()
+}
+
+#[test]
+fn a_member_whose_on_start_fails_is_retried_and_the_group_is_not_green_until_it_runs() {
+    let c = LoopController::new()
+        .named("Refusing")
+        .backoff(Duration::from_millis(1), Duration::from_millis(5));
+    let steady = c.new_loop(Steady);
+    let (value, allow, asked) = picky();
+    let refuser = c.new_loop(value);
+    c.start();
+    c.maintain_loops();
+    // It is asked again and again (the supervisor retries it with backoff) while it refuses.
+    eventually("on_start asked three times", || {
+        asked.load(Ordering::SeqCst) >= 3
+    });
+    assert!(steady.is_alive() && !refuser.is_alive());
+    // Every view agrees: not green, and the refuser is the stalled one.
+    assert!(
+        !c.is_green(),
+        "green with a member failing to start:\n{}",
+        c.health()
+    );
+    assert!(!c.wait_green(Duration::from_millis(50)));
+    let health = c.health();
+    assert!(!health.green, "{health}");
+    assert_eq!(names(&c.stalled_loops()), vec!["Picky".to_owned()]);
+    // Allowed: the next retry starts it, and the group goes green.
+    allow.send(()).unwrap();
+    assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
+    assert!(refuser.is_alive());
+    assert!(c.is_green() && c.health().green);
+    assert!(c.stalled_loops().is_empty(), "{}", c.health());
+    assert!(c.stop());
+}
+
+#[test]
+fn a_member_whose_start_always_fails_makes_a_group_with_max_restarts_give_up() {
+    // OTP's hanging_restart_loop: a child whose start always fails exhausts the intensity.
+    let c = LoopController::new()
+        .named("Hanging")
+        .max_restarts(3, Duration::from_secs(3600))
+        .backoff(Duration::from_millis(1), Duration::from_millis(2));
+    let steady = c.new_loop(Steady);
+    let (value, _allow, asked) = picky();
+    let _refuser = c.new_loop(value);
+    c.start();
+    c.maintain_loops();
+    eventually("the group to give up", || c.health().failed);
+    // The first refusal, then one retry per restart allowed.
+    assert_eq!(asked.load(Ordering::SeqCst), 4, "{}", c.health());
+    assert!(!c.is_green() && !c.wait_green(Duration::ZERO));
+    eventually("every member stopped", || !steady.is_alive());
+    assert!(c.stop());
+}
+
+/// Declines every start: deliberately not running (OTP's `ignore`).
+struct Declines;
+
+#[superloop(grace = "20s")]
+impl Declines {
+    fn on_start(&mut self) -> bool {
+        false
+    }
+    fn cycle(&mut self, ctx: &Ctx) {
+        ctx.sleep(Duration::from_secs(3600));
+    }
+}
+
+#[test]
+fn a_member_that_declines_is_not_running_on_purpose_and_every_view_agrees() {
+    let c = LoopController::new().named("Ignoring");
+    let steady = c.new_loop(Steady);
+    let declines = c.new_loop(Declines);
+    c.start();
+    c.maintain_loops();
+    assert!(steady.is_alive() && !declines.is_alive());
+    // Not wanted running, so not one that should run: green, not stalled, stopped.
+    assert!(!declines.is_running());
+    assert!(c.wait_green(BOUND), "{}", c.health());
+    assert!(c.is_green() && c.health().green);
+    assert!(c.stalled_loops().is_empty(), "{}", c.health());
+    assert_eq!(declines.status().state, superloops::LoopState::Stopped);
+    assert!(c.stop());
+}
+
+/// `max_failures = 0`: each `failure()` exceeds its budget.
+struct Leaf;
+
+#[superloop(grace = "20s", max_failures = 0)]
+impl Leaf {
+    fn cycle(&mut self, ctx: &Ctx) {
+        ctx.sleep(Duration::from_secs(3600));
+    }
+}
+
+#[test]
+fn a_nested_group_restarted_by_its_parent_starts_with_a_fresh_intensity() {
+    let outer = LoopController::new().named("Top");
+    let sibling = outer.new_loop(Steady);
+    let inner = LoopController::new()
+        .named("Tree")
+        .max_restarts(1, Duration::from_secs(3600))
+        .backoff(Duration::from_millis(1), Duration::from_millis(2));
+    let leaf = inner.new_loop(Leaf);
+    outer.add(&inner);
+    outer.start();
+    outer.maintain_loops();
+    eventually("both running", || sibling.is_alive() && leaf.is_alive());
+    assert!(outer.wait_green(BOUND) && inner.wait_green(BOUND));
+
+    // One restart allowed: the first failure resets the inner group...
+    assert!(leaf.failure());
+    eventually("the inner reset", || inner.resets() == 1);
+    assert!(inner.wait_green(BOUND), "{}", inner.health());
+    // ...the second makes it give up, and its parent restarts it.
+    assert!(leaf.failure());
+    eventually("the outer reset", || outer.resets() == 1);
+    assert!(outer.wait_green(BOUND), "{}", outer.health());
+    assert!(inner.wait_green(BOUND), "{}", inner.health());
+    assert!(!inner.health().failed);
+    let inner_resets = inner.resets();
+
+    // Restarted with a fresh intensity: its next failure is a reset of its own, not a second
+    // giving up that would restart the whole tree again.
+    assert!(leaf.failure());
+    eventually("the inner reset after the restart", || {
+        inner.resets() == inner_resets + 1
+    });
+    assert!(inner.wait_green(BOUND), "{}", inner.health());
+    assert!(outer.wait_green(BOUND), "{}", outer.health());
+    assert_eq!(
+        outer.resets(),
+        1,
+        "the top restarted the tree twice for one cause"
+    );
+    assert!(!inner.health().failed && leaf.is_alive() && sibling.is_alive());
+    assert!(outer.stop());
+}
+
+#[test]
+fn failures_reported_before_the_first_reset_cause_one_reset() {
+    let c = LoopController::new().named("Stale");
+    let a = c.new_loop(Leaf);
+    let b = c.new_loop(Steady);
+    c.maintain_loops();
+    eventually("both running", || a.is_alive() && b.is_alive());
+    // Fifty excesses before any supervisor runs: they wait for it, merged.
+    for _ in 0..50 {
+        assert!(a.failure());
+    }
+    c.start();
+    assert!(c.wait_green(BOUND), "{}", c.health());
+    assert_eq!(
+        c.resets(),
+        1,
+        "one reset answers every excess counted before it"
+    );
+    assert!(c.stop());
+}
