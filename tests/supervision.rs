@@ -218,3 +218,70 @@ fn failures_reported_before_the_first_reset_cause_one_reset() {
     );
     assert!(c.stop());
 }
+
+#[test]
+fn a_member_waiting_for_its_retry_shows_as_retrying() {
+    let c = LoopController::new()
+        .named("Waiting")
+        .backoff(Duration::from_millis(300), Duration::from_secs(10));
+    let _steady = c.new_loop(Steady);
+    let (value, allow, _asked) = picky();
+    let refuser = c.new_loop(value);
+    c.start();
+    c.maintain_loops();
+    // The first retry is at once; the second waits out the backoff, and shows.
+    eventually("a retry waiting out its backoff", || {
+        !c.health().retrying.is_empty()
+    });
+    let health = c.health();
+    assert_eq!(health.retrying.len(), 1, "{health}");
+    let (index, due) = health.retrying[0];
+    assert_eq!(index, 1, "the second member, Picky");
+    assert!(due.is_some_and(|d| d <= Duration::from_secs(10)), "{due:?}");
+    assert!(!health.green && health.restoring);
+    let shown = health.to_string();
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("Picky") && l.contains("retrying")),
+        "{shown}"
+    );
+    allow.send(()).unwrap();
+    assert!(c.wait_green(BOUND), "{}", c.health());
+    assert!(refuser.is_alive() && c.health().retrying.is_empty());
+    assert!(c.stop());
+}
+
+#[test]
+fn a_supervisor_that_panics_is_never_silent() {
+    let c = LoopController::new().named("Faulty");
+    let leaf = c.new_loop(Leaf);
+    c.start();
+    c.maintain_loops();
+    eventually("the leaf running", || leaf.is_alive());
+    assert!(c.wait_green(BOUND));
+    // The supervisor's step for the next event panics, as a bug of the crate would.
+    superloops::__private::fail_supervisor_steps("Faulty", 1);
+    assert!(leaf.failure());
+    eventually("the fault reported", || c.health().fault.is_some());
+    let health = c.health();
+    assert!(!health.green && !c.is_green() && !c.wait_green(Duration::ZERO));
+    assert!(
+        health.fault.as_deref().unwrap().contains("injected"),
+        "{health}"
+    );
+    let shown = health.to_string();
+    assert!(
+        shown.starts_with("Faulty [faulted]") && shown.contains("supervisor fault"),
+        "{shown}"
+    );
+    // It goes on supervising: the next excess is a reset.
+    assert!(leaf.failure());
+    eventually("a reset after the fault", || c.resets() == 1);
+    assert!(!c.is_green(), "still faulted until brought back");
+    // maintain_loops brings it back, as it does a group that gave up.
+    c.maintain_loops();
+    assert!(c.wait_green(BOUND), "{}", c.health());
+    assert_eq!(c.health().fault, None);
+    assert!(c.stop());
+}

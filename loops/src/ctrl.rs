@@ -79,13 +79,20 @@ pub(crate) struct CtrlState {
     stops: u64,
     /// Resets of its parent that restarted this group (when nested).
     pub(crate) epoch: u64,
+    /// The supervisor panicked (a bug of the crate): why. The group is not green until a new
+    /// supervisor starts or `maintain_loops` brings it back.
+    pub(crate) fault: Option<String>,
     pub(crate) parent: Option<Link>,
 }
 
 impl CtrlState {
-    /// The green light: no reset under way, no member waiting for its restart, not given up.
+    /// The green light: no reset under way, no member waiting for its restart, not given up,
+    /// and no panic of its supervisor.
     pub(crate) fn green(&self) -> bool {
-        !self.resetting && !self.supervision.gave_up() && !self.supervision.restoring()
+        !self.resetting
+            && !self.supervision.gave_up()
+            && !self.supervision.restoring()
+            && self.fault.is_none()
     }
 }
 
@@ -135,6 +142,7 @@ impl Ctrl {
                     resets: 0,
                     stops: 0,
                     epoch: 0,
+                    fault: None,
                     parent: None,
                 }),
                 changed: Condvar::new(),
@@ -240,6 +248,7 @@ impl Ctrl {
         let stops = {
             let mut st = self.state.lock();
             st.supervision.revive();
+            st.fault = None;
             self.changed.notify_all();
             st.stops
         };
@@ -390,6 +399,14 @@ impl Ctrl {
         let restoring = st.supervision.restoring();
         let (resets, backoff) = (st.resets, st.supervision.reset_backoff());
         let supervisor = st.supervisor.as_ref().map(|s| s.name.to_string());
+        let fault = st.fault.clone();
+        let now = Instant::now();
+        let retrying = st
+            .supervision
+            .waiting()
+            .into_iter()
+            .map(|(index, due)| (index, due.map(|d| d.saturating_duration_since(now))))
+            .collect();
         drop(st);
         GroupHealth {
             name: self.name().to_string(),
@@ -397,6 +414,8 @@ impl Ctrl {
             green,
             failed,
             restoring,
+            retrying,
+            fault,
             resets,
             backoff,
             members: self.members().iter().map(|(_, m)| m.health()).collect(),

@@ -106,6 +106,14 @@ pub struct GroupHealth {
     /// A member waits for its restart: backing off after its thread ended, or to be started
     /// again after its start failed. The green light is off meanwhile.
     pub restoring: bool,
+    /// The members waiting for their restart, by index into [`members`](Self::members),
+    /// each with how long until it is due (`None`: never, a backoff past the end of time).
+    /// `Display` shows such a member as `retrying`.
+    pub retrying: Vec<(usize, Option<Duration>)>,
+    /// The supervisor thread panicked (a bug of the crate, reported rather than hidden): the
+    /// message. The green light stays off until the controller is started again or
+    /// `maintain_loops` brings it back; `Display` shows the group as `faulted`.
+    pub fault: Option<String>,
     /// Resets performed so far.
     pub resets: u64,
     /// The delay the last reset waited before restarting (backoff).
@@ -116,16 +124,22 @@ pub struct GroupHealth {
 
 impl GroupHealth {
     fn write_rows(&self, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
-        for member in &self.members {
+        for (i, member) in self.members.iter().enumerate() {
+            let retrying = self.retrying.iter().any(|(r, _)| *r == i);
             match member {
                 MemberHealth::Loop(s) => {
                     let name = s.thread_name.as_deref().unwrap_or(s.name);
+                    let state = if retrying {
+                        "retrying".to_owned()
+                    } else {
+                        s.state.to_string()
+                    };
                     writeln!(
                         f,
                         "{:indent$}{:<w$}  {:<9}  {:<5}  {:>8}  {:>8}  {}",
                         "",
                         name,
-                        s.state,
+                        state,
                         if s.alive { "yes" } else { "no" },
                         format!("{}/{}", s.failures, s.max_failures),
                         s.restarts,
@@ -139,7 +153,7 @@ impl GroupHealth {
                         "{:indent$}{:<w$}  {:<9}  {:<5}  {:>8}  {:>8}  -",
                         "",
                         g.name,
-                        g.state(),
+                        if retrying { "retrying" } else { g.state() },
                         if member.alive() { "yes" } else { "no" },
                         "",
                         g.resets,
@@ -152,9 +166,11 @@ impl GroupHealth {
         Ok(())
     }
 
-    /// `green`, `resetting`, `restoring` or `failed`.
+    /// `faulted`, `failed`, `green`, `restoring` or `resetting`.
     fn state(&self) -> &'static str {
-        if self.failed {
+        if self.fault.is_some() {
+            "faulted"
+        } else if self.failed {
             "failed"
         } else if self.green {
             "green"
@@ -176,6 +192,9 @@ impl fmt::Display for GroupHealth {
             self.resets,
             self.supervisor.as_deref().unwrap_or("stopped")
         )?;
+        if let Some(fault) = &self.fault {
+            writeln!(f, "supervisor fault: {fault}")?;
+        }
         writeln!(
             f,
             "{:<20}  {:<9}  {:<5}  {:>8}  {:>8}  last error",

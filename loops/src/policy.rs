@@ -340,6 +340,12 @@ impl Supervision {
         std::mem::take(&mut self.deferred)
     }
 
+    /// The members whose restart waits out its backoff, each with when it is due (`None`:
+    /// never, a backoff past the end of time).
+    pub(crate) fn waiting(&self) -> Vec<(usize, Option<Instant>)> {
+        self.deferred.iter().map(|r| (r.index, r.due)).collect()
+    }
+
     /// A restart is waiting out its backoff.
     pub(crate) fn restoring(&self) -> bool {
         !self.deferred.is_empty()

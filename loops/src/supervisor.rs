@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
+use parking_lot::Mutex;
+
 use crate::ctrl::{Ctrl, Supervisor};
 use crate::event::GroupEvent;
 use crate::health::StopReport;
@@ -39,11 +41,19 @@ impl Ctrl {
         let body = {
             let ctrl = self.clone();
             let (shutdown, name) = (shutdown.clone(), name.clone());
-            move || ctrl.supervise(&name, &shutdown)
+            move || {
+                // Each step is guarded on its own; this catches a panic anywhere else, so that
+                // the thread never ends silently.
+                if let Err(e) = catch("the supervisor", || ctrl.supervise(&name, &shutdown)) {
+                    ctrl.faulted(&name, &e);
+                    error!(thread = %name, "{e}; the supervisor thread ended: the group is no longer supervised");
+                }
+            }
         };
         match spawn::spawn(Kind::Supervisor, builder, body) {
             Ok(thread) => {
                 st.generations += 1;
+                st.fault = None;
                 st.supervisor = Some(Supervisor {
                     thread,
                     shutdown,
@@ -117,12 +127,33 @@ impl Ctrl {
         info!(thread = %name, "Exited gracefully");
     }
 
-    /// Runs one step of supervision; a panic in it (a bug of the crate) is logged, and the
-    /// supervisor goes on with the next event rather than leave the group unsupervised.
+    /// Runs one step of supervision; a panic in it (a bug of the crate) is logged, recorded
+    /// as the group's fault (not green, and `health()` says why), and the supervisor goes on
+    /// with the next event rather than leave the group unsupervised.
     fn guarded(&self, name: &str, step: impl FnOnce()) {
+        let group = self.name();
+        let step = || {
+            if take_injected_fault(&group) {
+                panic!("a fault injected by a test");
+            }
+            step();
+        };
         if let Err(e) = catch("the supervisor", step) {
-            error!(thread = %name, "{e}; going on with the next event");
+            self.faulted(name, &e);
+            error!(
+                thread = %name,
+                "{e}; going on with the next event, the group not green until it is started again or maintain_loops"
+            );
         }
+    }
+
+    /// Records a panic of the supervisor: the group is not green, `health()` shows it, and a
+    /// reset it cut short no longer reads as under way.
+    fn faulted(&self, name: &str, message: &str) {
+        let mut st = self.lock_state();
+        st.fault = Some(format!("{name}: {message}"));
+        st.resetting = false;
+        self.changed.notify_all();
     }
 
     /// Wakes `wait_green` callers (the green light or the mailbox changed).
@@ -317,4 +348,30 @@ impl Ctrl {
             parent.exceeded(epoch);
         }
     }
+}
+
+/// Groups whose next supervision steps are to panic, for tests of the crate's own failure
+/// paths ([`fail_supervisor_steps`]).
+static INJECTED: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
+
+/// Makes the next `n` supervision steps of the group named `group` panic, as a bug of the
+/// crate would: the group must report it (not green, `health().fault`), never hide it.
+pub fn fail_supervisor_steps(group: &str, n: u32) {
+    let mut injected = INJECTED.lock();
+    injected.retain(|(g, _)| g != group);
+    if n > 0 {
+        injected.push((group.to_owned(), n));
+    }
+}
+
+fn take_injected_fault(group: &str) -> bool {
+    let mut injected = INJECTED.lock();
+    let Some(i) = injected.iter().position(|(g, _)| g == group) else {
+        return false;
+    };
+    injected[i].1 -= 1;
+    if injected[i].1 == 0 {
+        injected.remove(i);
+    }
+    true
 }
