@@ -347,6 +347,10 @@ struct HandleModel {
     /// Live threads (by generation) that ended with no `stop` caller waiting for them: each
     /// sends its group an `Ended` event (the controller model takes them from here).
     ended: Vec<u64>,
+    /// A member of a group: a start whose `on_start` fails leaves it wanted, and sends its
+    /// group a `StartFailed` event (counted here; the controller model takes them).
+    linked: bool,
+    start_failed: u32,
     failures: u32,
     gens: u64,
     start_plan: StartPlan,
@@ -390,6 +394,8 @@ impl HandleModel {
             queued: false,
             supervised: false,
             ended: Vec::new(),
+            linked: false,
+            start_failed: 0,
             failures: 0,
             gens: 0,
             start_plan: StartPlan::Allow,
@@ -510,7 +516,18 @@ impl HandleModel {
                 }
                 true
             }
-            StartPlan::Decline | StartPlan::Fail => {
+            StartPlan::Decline => {
+                // OTP's `ignore`: deliberately not running, and out of its group's supervision.
+                self.wanted = false;
+                self.supervised = false;
+                false
+            }
+            StartPlan::Fail if self.linked => {
+                // Still wanted: its group's supervisor starts it again.
+                self.start_failed += 1;
+                false
+            }
+            StartPlan::Fail => {
                 self.wanted = false;
                 false
             }
@@ -888,7 +905,9 @@ proptest! {
 // Each member is modelled by a `HandleModel` (the handle model's rules, with `supervised` and
 // the `Ended` events its thread sends), and the controller by its supervisor, green light,
 // resets and events. Besides the operations of the controller and of the members' handles
-// (`start`, `stop`, `hard_reset`, `failure`), the driver blocks a member's cycle ignoring stop
+// (`start`, `stop`, `hard_reset`, `failure`, and making its next `on_start` decline or fail:
+// a failed start is retried by the supervisor and counted against `max_restarts`, a declined
+// one leaves the member out of supervision), the driver blocks a member's cycle ignoring stop
 // (so that a stop, a reset or a hard reset abandons it after its short grace) and releases the
 // blocked threads; it stops the controller with `stop`, `stop_loops`, `stop_with_report` and
 // `run_until` (a signal already on, or one that goes on 1 ms later), and ends each case with a
@@ -937,6 +956,7 @@ const CTL: &str = "CtlModel";
 enum Ev {
     Exceeded(usize),
     Ended(usize, u64),
+    StartFailed(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -1020,7 +1040,9 @@ impl ControllerModel {
             supervisor: self
                 .supervisor
                 .then(|| format!("{CTL}_{}", self.supervisors - 1)),
-            green: self.green,
+            // An event not handled yet (no supervisor runs) keeps the light off: it may be a
+            // member that should run and does not.
+            green: self.green && self.pending.is_empty(),
             failed: self.failed,
             resets: self.resets,
             on_reset: self.on_reset,
@@ -1036,13 +1058,23 @@ impl ControllerModel {
         }
     }
 
-    /// Takes the `Ended` events the members' threads sent.
+    /// Takes the `Ended` events the members' threads sent, and the `StartFailed` events of
+    /// their failed starts (merged with one already queued for the member).
     fn collect(&mut self) {
         for (i, h) in self.members.iter_mut().enumerate() {
             for gen in h.ended.drain(..) {
                 if self.mailbox_open {
                     self.pending.push_back(Ev::Ended(i, gen));
                 }
+            }
+            if std::mem::take(&mut h.start_failed) > 0
+                && self.mailbox_open
+                && !self
+                    .pending
+                    .iter()
+                    .any(|e| matches!(e, Ev::StartFailed(j) if *j == i))
+            {
+                self.pending.push_back(Ev::StartFailed(i));
             }
         }
     }
@@ -1088,6 +1120,17 @@ impl ControllerModel {
                         h.start_locked();
                     }
                 }
+                // A failed start is retried (after its backoff, which the driver waits out
+                // with the green light) and counted against the restart intensity.
+                Ev::StartFailed(i) => {
+                    if self.failed || !self.admit() {
+                        continue;
+                    }
+                    let h = &mut self.members[i];
+                    if h.supervised && h.wanted && h.live.is_none() && !h.queued {
+                        h.start_locked();
+                    }
+                }
             }
             self.collect();
         }
@@ -1105,10 +1148,8 @@ impl ControllerModel {
         }
     }
 
-    fn reset(&mut self, trigger: usize) {
-        if self.failed {
-            return;
-        }
+    /// Counts one restart against `max_restarts`; past it, gives up and returns false.
+    fn admit(&mut self) -> bool {
         if let Some(max) = self.max_restarts {
             if self.reset_times >= max {
                 // Giving up stops every member without taking it out of supervision (a
@@ -1118,9 +1159,16 @@ impl ControllerModel {
                 self.stop_members(&[false; 3], false);
                 self.failed = true;
                 self.green = false;
-                return;
+                return false;
             }
             self.reset_times += 1;
+        }
+        true
+    }
+
+    fn reset(&mut self, trigger: usize) {
+        if self.failed || !self.admit() {
+            return;
         }
         self.resets += 1;
         let set: Vec<usize> = (0..self.members.len())
@@ -1204,6 +1252,8 @@ enum CtrlOp {
     MemberHardReset(usize),
     MemberFailure(usize),
     MemberCycle(usize, Cmd),
+    /// The member's next `on_start` declines (`false`) or fails (`Err`).
+    MemberNextStart(usize, StartPlan),
     /// Releases every blocked thread.
     Release,
     Reads,
@@ -1229,7 +1279,9 @@ fn ctrl_op() -> impl Strategy<Value = CtrlOp> {
             Just(Cmd::CtxFailure),
         ])
             .prop_map(|(i, c)| CtrlOp::MemberCycle(i, c)),
-        3 => i.prop_map(|i| CtrlOp::MemberCycle(i, Cmd::Block)),
+        3 => i.clone().prop_map(|i| CtrlOp::MemberCycle(i, Cmd::Block)),
+        2 => (i, prop_oneof![Just(StartPlan::Decline), Just(StartPlan::Fail)])
+            .prop_map(|(i, p)| CtrlOp::MemberNextStart(i, p)),
         2 => Just(CtrlOp::Release),
         1 => Just(CtrlOp::Reads),
     ]
@@ -1472,7 +1524,10 @@ fn run_controller_case(
         on_reset: 0,
         members: spec
             .iter()
-            .map(|&(kind, from_fn)| HandleModel::new(&kind.config(), from_fn))
+            .map(|&(kind, from_fn)| HandleModel {
+                linked: true,
+                ..HandleModel::new(&kind.config(), from_fn)
+            })
             .collect(),
         pending: VecDeque::new(),
         mailbox_open: true,
@@ -1536,6 +1591,10 @@ fn run_controller_case(
                         h.start_locked();
                     }
                 }
+            }
+            CtrlOp::MemberNextStart(i, plan) => {
+                members[*i].1.plans.lock().start = *plan;
+                m.members[*i].start_plan = *plan;
             }
             CtrlOp::MemberStart(i) => {
                 let got = members[*i].0.start();

@@ -395,7 +395,8 @@ impl Model {
             supervisor: g
                 .supervisor
                 .then(|| format!("{name}_{}", g.supervisors - 1)),
-            green: true,
+            // Events waiting for a supervisor keep the light off.
+            green: g.pending == 0,
             resets: g.resets,
             on_reset: g.resets,
             has_alive: alive.iter().any(|a| *a),

@@ -350,9 +350,14 @@ impl LoopController {
     }
 
     /// Whether the green light is on: no reset under way, no member waiting for its restart
-    /// (backing off, or to be started again after its start failed), not given up.
+    /// (backing off, or to be started again after its start failed), not given up, no panic
+    /// of the supervisor, and every event the members sent handled (one not handled yet may
+    /// be a member that should run and does not). The same light as
+    /// [`wait_green`](Self::wait_green) and [`health`](Self::health)`().green`.
     pub fn is_green(&self) -> bool {
-        self.ctrl().lock_state().green()
+        let ctrl = self.ctrl();
+        let st = ctrl.lock_state();
+        ctrl.settled(&st)
     }
 
     /// Waits until the green light is on (a reset under way has finished, no member waits

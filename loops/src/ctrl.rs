@@ -357,7 +357,9 @@ impl Ctrl {
         report
     }
 
-    /// Settled: green, and every member event sent so far handled.
+    /// Settled: green, and every member event sent so far handled. What the public green
+    /// light is (`is_green`, `wait_green`, `health().green`): an event not yet handled may be a
+    /// member that should run and does not.
     pub(crate) fn settled(&self, st: &CtrlState) -> bool {
         st.green() && self.mailbox.pending() == 0
     }
@@ -394,7 +396,7 @@ impl Ctrl {
 
     pub(crate) fn health(&self) -> GroupHealth {
         let st = self.state.lock();
-        let green = st.green();
+        let green = self.settled(&st);
         let failed = st.supervision.gave_up();
         let restoring = st.supervision.restoring();
         let (resets, backoff) = (st.resets, st.supervision.reset_backoff());

@@ -170,6 +170,10 @@ pub(crate) struct Supervision {
     lone: BTreeMap<usize, (Instant, Duration)>,
     /// Restarts waiting out their backoff, in the order they were decided.
     deferred: Vec<Restart>,
+    /// Restarts whose backoff is over and that the supervisor is carrying out: until it says
+    /// it has ([`restarted_alone`](Self::restarted_alone)), the member still waits, and the
+    /// green light stays off (it must not flash on between the wait and the start).
+    in_progress: Vec<Restart>,
     gave_up: bool,
 }
 
@@ -308,6 +312,7 @@ impl Supervision {
         if counted >= max {
             self.gave_up = true;
             self.deferred.clear();
+            self.in_progress.clear();
             return Err(Decision::GiveUp { max, window });
         }
         self.intensity.push_back(now);
@@ -317,6 +322,9 @@ impl Supervision {
     /// Member `restart.index` was restarted alone at `now`: the next lone restart of it that
     /// follows closely waits twice as long.
     pub(crate) fn restarted_alone(&mut self, restart: &Restart, now: Instant) {
+        if let Some(i) = self.in_progress.iter().position(|r| r == restart) {
+            self.in_progress.remove(i);
+        }
         self.lone.insert(restart.index, (now, restart.delay));
     }
 
@@ -325,30 +333,38 @@ impl Supervision {
         self.deferred.iter().filter_map(|r| r.due).min()
     }
 
-    /// The deferred restarts due at `now`, in the order they were decided.
+    /// The deferred restarts due at `now`, in the order they were decided: in progress
+    /// until each is reported [`restarted_alone`](Self::restarted_alone).
     pub(crate) fn due(&mut self, now: Instant) -> Vec<Restart> {
-        let (due, waiting) = self
+        let (due, waiting): (Vec<Restart>, Vec<Restart>) = self
             .deferred
             .drain(..)
             .partition(|r| r.due.is_some_and(|d| d <= now));
         self.deferred = waiting;
+        self.in_progress.extend(due.iter().copied());
         due
     }
 
-    /// Every deferred restart, taken out (the supervisor is ending).
+    /// Every deferred restart, taken out (the supervisor is ending); those in progress are
+    /// forgotten.
     pub(crate) fn take_deferred(&mut self) -> Vec<Restart> {
+        self.in_progress.clear();
         std::mem::take(&mut self.deferred)
     }
 
     /// The members whose restart waits out its backoff, each with when it is due (`None`:
     /// never, a backoff past the end of time).
     pub(crate) fn waiting(&self) -> Vec<(usize, Option<Instant>)> {
-        self.deferred.iter().map(|r| (r.index, r.due)).collect()
+        self.in_progress
+            .iter()
+            .chain(&self.deferred)
+            .map(|r| (r.index, r.due))
+            .collect()
     }
 
     /// A restart is waiting out its backoff.
     pub(crate) fn restoring(&self) -> bool {
-        !self.deferred.is_empty()
+        !self.deferred.is_empty() || !self.in_progress.is_empty()
     }
 
     /// Gave up after too many restarts.

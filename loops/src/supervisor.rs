@@ -239,17 +239,20 @@ impl Ctrl {
 
     /// Restarts one member alone (its thread ended, or its start failed).
     fn restart_alone(&self, restart: &Restart, name: &Arc<str>, shutdown: &Signal) {
-        let Some(member) = self
+        let member = self
             .members
             .lock()
             .get(restart.index)
-            .map(|(_, m)| m.clone())
+            .map(|(_, m)| m.clone());
+        let Some(member) =
+            member.filter(|_| !self.lock_state().supervision.gave_up() && !shutdown.is_go())
         else {
+            // Nothing to do; the restart is no longer in progress.
+            self.lock_state()
+                .supervision
+                .restarted_alone(restart, Instant::now());
             return;
         };
-        if self.lock_state().supervision.gave_up() || shutdown.is_go() {
-            return;
-        }
         let claimed = self.claim();
         let restarted = !shutdown.is_go()
             && match restart.why {

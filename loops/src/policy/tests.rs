@@ -225,8 +225,9 @@ fn lone_restarts_back_off_per_member_and_are_not_counted_against_the_limit() {
     assert_eq!(s.next_due(), Some(c.at(12)));
     assert_eq!(s.due(c.at(11)), []);
     assert_eq!(s.due(c.at(12)), [second]);
-    assert!(!s.restoring());
+    assert!(s.restoring(), "in progress until carried out");
     s.restarted_alone(&second, c.at(12));
+    assert!(!s.restoring());
     let Decision::RestartLater(third) = s.ended(&p, 0, 2, c.at(13)) else {
         panic!("backs off")
     };
@@ -419,4 +420,34 @@ fn an_intensity_window_and_a_backoff_of_duration_max_saturate() {
         Duration::MAX
     );
     assert_eq!(next_backoff(Duration::MAX, None, max), Duration::ZERO);
+}
+
+#[test]
+fn a_due_restart_keeps_the_member_waiting_until_it_is_carried_out() {
+    let c = Clock::new();
+    let p = policy(Strategy::OneForOne);
+    let mut s = Supervision::default();
+    let Decision::RestartNow(first) = s.start_failed(&p, 0, c.at(0)) else {
+        panic!()
+    };
+    s.restarted_alone(&first, c.at(0));
+    let Decision::RestartLater(later) = s.start_failed(&p, 0, c.at(1)) else {
+        panic!()
+    };
+    assert_eq!(s.waiting(), [(0, Some(c.at(11)))]);
+    assert_eq!(s.due(c.at(11)), [later]);
+    // Due, not yet carried out: still waiting, so the green light cannot flash on between
+    // the backoff and the start.
+    assert!(s.restoring());
+    assert_eq!(s.waiting(), [(0, Some(c.at(11)))]);
+    assert_eq!(s.next_due(), None, "nothing left to wake for");
+    s.restarted_alone(&later, c.at(11));
+    assert!(!s.restoring() && s.waiting().is_empty());
+    // Giving up and shutting down forget restarts in progress too.
+    let Decision::RestartLater(r) = s.ended(&p, 0, 5, c.at(12)) else {
+        panic!()
+    };
+    assert_eq!(s.due(c.at(100)), [r]);
+    assert!(s.take_deferred().is_empty());
+    assert!(!s.restoring());
 }
