@@ -93,6 +93,12 @@
 //! the timer thread, and at each wake-up), `&` never goes on before both sides have, and a timer
 //! still off 10 s past its deadline is a violation.
 //!
+//! *Calls between siblings.* Hooks (`on_start`, `on_stop`: on a user's thread inside its call,
+//! or on a supervisor thread inside a reset) call a random sibling (`stop`, `failure`, its
+//! status) or controller (`stop_loops`, `is_green`, `health`), and cycles register
+//! `ctx.stopping().then(|| sibling.stop())`, which runs on whatever thread stops the loop (the
+//! sibling may be the loop itself). Every such call must return.
+//!
 //! *Timer callbacks and chains.* The hammers also arm `Signal::after(d).then(|| l.stop())` on a
 //! random loop: the callback runs off the timer thread, racing everything else, and each must
 //! have returned at the end. One cycle in a hundred builds a chain from its own stop token
@@ -202,6 +208,10 @@ struct Tally {
     /// hammers stop its loop.
     chains_built: AtomicU64,
     chains_on: AtomicU64,
+    /// Hooks that called a sibling loop or a controller; stop-token callbacks registered to
+    /// stop a sibling.
+    sibling_calls: AtomicU64,
+    stop_callbacks: AtomicU64,
 }
 
 struct World {
@@ -222,6 +232,9 @@ struct World {
     /// The timers whose `then` stops a loop, held until they have fired (a timer nobody
     /// holds is forgotten, its callback with it).
     timer_stops: Mutex<Vec<Signal>>,
+    /// Every loop of the tree, for hooks and stop-token callbacks that call a sibling.
+    /// Cleared at the end (a reference cycle, like `controllers`).
+    loops: Mutex<Vec<Arc<dyn Ops>>>,
 }
 
 impl World {
@@ -256,6 +269,54 @@ impl World {
         };
         let _ = c.health();
         self.tally.lock_probes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// From a hook, which may run on a user's thread inside `stop`/`start` or on a supervisor
+    /// thread inside a reset: calls a random sibling (`stop`, `failure`, its status) or a
+    /// random controller (`stop_loops`, `health`, `is_green`). Every such call must return
+    /// (the watchdog reports a hang of the call that ran the hook, or of the final stop).
+    fn call_a_sibling(&self, rng: &mut Rng) {
+        self.tally.sibling_calls.fetch_add(1, Ordering::Relaxed);
+        if rng.below(4) == 0 {
+            let c = {
+                let cs = self.controllers.lock().unwrap();
+                if cs.is_empty() {
+                    return;
+                }
+                cs[rng.below(cs.len() as u64) as usize].clone()
+            };
+            match rng.below(3) {
+                0 => {
+                    c.stop_loops();
+                }
+                1 => {
+                    let _ = c.is_green();
+                }
+                _ => {
+                    let _ = c.health().to_string();
+                }
+            }
+            return;
+        }
+        let Some(sibling) = self.random_loop(rng) else {
+            return;
+        };
+        match rng.below(3) {
+            0 => {
+                sibling.stop();
+            }
+            1 => {
+                sibling.failure();
+            }
+            _ => {
+                let _ = sibling.status();
+            }
+        }
+    }
+
+    fn random_loop(&self, rng: &mut Rng) -> Option<Arc<dyn Ops>> {
+        let loops = self.loops.lock().unwrap();
+        (!loops.is_empty()).then(|| loops[rng.below(loops.len() as u64) as usize].clone())
     }
 }
 
@@ -428,6 +489,9 @@ impl Chaotic {
         if !self.world().calm() {
             self.lock_probe(&mut rng);
             self.maybe_slow(&mut rng, 30, 15);
+            if rng.below(100) < 3 {
+                self.world().call_a_sibling(&mut rng);
+            }
             match rng.below(1000) {
                 0..=19 => chaos_panic(self.world(), "on_start"),
                 20..=39 => {
@@ -468,6 +532,9 @@ impl Chaotic {
         if !self.world().calm() {
             self.lock_probe(&mut rng);
             self.maybe_slow(&mut rng, 30, 15);
+            if rng.below(100) < 3 {
+                self.world().call_a_sibling(&mut rng);
+            }
             if rng.below(1000) < 20 {
                 chaos_panic(self.world(), "on_stop");
             }
@@ -702,6 +769,16 @@ impl Chaotic {
             }
             130..=159 => self.lock_probe(&mut rng),
             200..=299 => self.chain_from_stop(ctx, &mut rng),
+            300..=329 => {
+                // A stop-token callback that stops a sibling: it runs on whatever thread stops
+                // this loop (a hammer, a supervisor in a reset, a timer's callback thread).
+                if let Some(sibling) = self.world().random_loop(&mut rng) {
+                    tally.stop_callbacks.fetch_add(1, Ordering::Relaxed);
+                    ctx.stopping().then(move || {
+                        sibling.stop();
+                    });
+                }
+            }
             160..=199 => {
                 // A slow call that heeds stop: past the cycle_timeout, a stall to report.
                 if let Some(timeout) = self.track.cycle_timeout {
@@ -2047,6 +2124,7 @@ pub fn soak(secs: u64, seed: u64) {
         tasks_live: AtomicUsize::new(0),
         next_task: AtomicU64::new(0),
         timer_stops: Mutex::new(Vec::new()),
+        loops: Mutex::new(Vec::new()),
     });
     let mut rng = Rng::new(seed);
     let tree = build_tree(&world, &mut rng);
@@ -2056,6 +2134,7 @@ pub fn soak(secs: u64, seed: u64) {
         .map(|l| (l.track.label.clone(), l.ops.clone()))
         .collect();
     *dump_controllers.lock().unwrap() = tree.controllers.clone();
+    *world.loops.lock().unwrap() = tree.loops.iter().map(|l| l.ops.clone()).collect();
     assert!(tree.loops.len() >= 64);
 
     // Start: supervisors, then every member.
@@ -2280,6 +2359,7 @@ pub fn soak(secs: u64, seed: u64) {
     // Drop everything: break the reference cycles, then the tree. Values are dropped here
     // (their Drop checks pairing once more).
     world.controllers.lock().unwrap().clear();
+    world.loops.lock().unwrap().clear();
     dump_loops.lock().unwrap().clear();
     dump_controllers.lock().unwrap().clear();
     for l in &tree.loops {
@@ -2368,7 +2448,8 @@ pub fn soak(secs: u64, seed: u64) {
         "soak: seed {seed}: {timed_loops} loops with a cycle_timeout, {} slow cycles, {} stalls \
          reported; \
          timers: {} armed, {} waits, {} fired, latest {:.1} ms past its deadline; {} timer \
-         callbacks stopped a loop; {} chains built from a stop token ({} read on)",
+         callbacks stopped a loop; {} chains built from a stop token ({} read on); {} hook \
+         calls of a sibling or a controller, {} stop-token callbacks stopping a sibling",
         n(&t.slow_cycles),
         if counting_events {
             stalls.to_string()
@@ -2382,6 +2463,8 @@ pub fn soak(secs: u64, seed: u64) {
         t.timer_stops_done.load(Ordering::SeqCst),
         n(&t.chains_built),
         n(&t.chains_on),
+        n(&t.sibling_calls),
+        n(&t.stop_callbacks),
     );
     if thread_starts < 2 * 64 || resets == 0 {
         problems.push(format!(
@@ -2400,6 +2483,14 @@ pub fn soak(secs: u64, seed: u64) {
             n(&t.joined_ok),
             n(&t.joined_failed),
             n(&t.joined_panicked)
+        ));
+    }
+    if n(&t.sibling_calls) < 20 || n(&t.stop_callbacks) < 20 {
+        problems.push(format!(
+            "too little happened to prove anything about hooks calling siblings: {} calls, {} \
+             stop-token callbacks",
+            n(&t.sibling_calls),
+            n(&t.stop_callbacks)
         ));
     }
     if n(&t.timer_stops_armed) < 20 || n(&t.chains_built) < 100 {
