@@ -269,6 +269,34 @@ fn a_task_that_stops_its_controller_does_not_wait_for_itself() {
     eventually("the task slot to free", || c.running_tasks() == 0);
 }
 
+/// Item 4, found by the soak (seed 16204168155830198520): a task that stops its own controller
+/// while another stop already waits for it. The first stop took the task's join handle, and
+/// with it the only record of its thread: the task's own stop no longer saw that it would wait
+/// for itself, waited out the task grace, and reported itself abandoned.
+#[test]
+fn a_task_stopping_its_controller_while_another_stop_waits_for_it_does_not_wait_for_itself() {
+    let c = LoopController::new().task_grace(Duration::MAX);
+    let c2 = c.clone();
+    let task = c
+        .spawn_task("second-stopper", move |ctx| {
+            // The first stop has begun: it asked this task to stop and waits for it.
+            ctx.stopping().wait();
+            Ok::<_, String>(c2.stop_with_report())
+        })
+        .unwrap();
+    let c3 = c.clone();
+    let first = std::thread::spawn(move || c3.stop_with_report());
+    let report = within_bound("the task", move || task.join()).unwrap();
+    assert_eq!(report.ending, vec!["second-stopper".to_owned()], "{report}");
+    assert!(
+        report.abandoned.is_empty() && report.stopped.is_empty(),
+        "{report}"
+    );
+    let first = within_bound("the first stop", move || first.join().unwrap());
+    assert_eq!(first.stopped, vec!["second-stopper".to_owned()], "{first}");
+    assert!(first.is_clean(), "{first}");
+}
+
 /// Item 4: a task's closure holding the last handle of its controller: dropping it, as the
 /// task ends, stops the controller from the task's own thread.
 #[test]

@@ -182,6 +182,10 @@ pub(crate) struct TaskEntry {
     stop: Signal,
     done: Signal,
     thread: Option<JoinHandle<()>>,
+    /// The task's thread, kept after the first stop takes its `JoinHandle`: a second stop (a
+    /// task stopping its own controller while another stop waits for it) must still see that
+    /// it would wait for itself.
+    thread_id: Option<ThreadId>,
     /// Fills the handle's slot with `Cancelled` if the task never runs.
     cancel: Option<Fallback>,
     body: Option<(Body, Fallback)>,
@@ -278,6 +282,7 @@ where
         stop: stop.clone(),
         done: outcome.done.clone(),
         thread: None,
+        thread_id: None,
         cancel: Some(cancel),
         body: Some((body, fill(outcome.clone()))),
     };
@@ -379,6 +384,7 @@ impl TaskEntry {
         match spawned {
             Ok(thread) => {
                 self.cancel = None;
+                self.thread_id = Some(thread.thread().id());
                 self.thread = Some(thread);
                 Ok(())
             }
@@ -409,7 +415,7 @@ impl TaskEntry {
         TaskStop {
             name: self.name.clone(),
             done: self.done.clone(),
-            thread_id: self.thread.as_ref().map(|t| t.thread().id()),
+            thread_id: self.thread_id,
             thread: self.thread.take(),
         }
     }
