@@ -74,6 +74,8 @@
 //!   (counted in the bodies), except tasks whose stop token went on at least `task_grace`
 //!   before: those may have been abandoned by a stop (the task-side twin of the rule for loop
 //!   threads above: a task that is merely *stopping* still holds its slot).
+//! - A task may stop its own controller (`stop_with_report` from its body): the stop returns
+//!   without waiting for it, and its report never lists it as stopped or abandoned.
 //! - A refusal (`ThreadLimitReached`) comes only from a controller that does not queue, with
 //!   its own `max`; `running_tasks()` never exceeds `max_threads`.
 //! - When the final stop returns, every task still in its body has been signalled; then every
@@ -98,6 +100,10 @@
 //! status) or controller (`stop_loops`, `is_green`, `health`), and cycles register
 //! `ctx.stopping().then(|| sibling.stop())`, which runs on whatever thread stops the loop (the
 //! sibling may be the loop itself). Every such call must return.
+//!
+//! *A panicking subscriber.* The `tracing` subscriber that counts the runtime's warnings also
+//! panics on every 97th warning it does not count, as a "fail on warnings" test subscriber
+//! would: the runtime contains it wherever it emits an event.
 //!
 //! *Timer callbacks and chains.* The hammers also arm `Signal::after(d).then(|| l.stop())` on a
 //! random loop: the callback runs off the timer thread, racing everything else, and each must
@@ -212,6 +218,8 @@ struct Tally {
     /// stop a sibling.
     sibling_calls: AtomicU64,
     stop_callbacks: AtomicU64,
+    /// Tasks that stopped their own controller.
+    tasks_stopping_controller: AtomicU64,
 }
 
 struct World {
@@ -1335,6 +1343,9 @@ fn transient_thread_count() -> usize {
 // Runtime events the soak counts: a `tracing` subscriber that sees only the runtime's warnings.
 
 static STALL_REPORTS: AtomicU64 = AtomicU64::new(0);
+/// The warnings the subscriber saw apart from those it counts, and the panics it threw.
+static SUBSCRIBER_EVENTS: AtomicU64 = AtomicU64::new(0);
+static SUBSCRIBER_PANICS: AtomicU64 = AtomicU64::new(0);
 static TASKS_ABANDONED: AtomicU64 = AtomicU64::new(0);
 
 struct EventCounter;
@@ -1382,6 +1393,11 @@ impl tracing::Subscriber for EventCounter {
             STALL_REPORTS.fetch_add(1, Ordering::Relaxed);
         } else if m.0.starts_with("Task abandoned") {
             TASKS_ABANDONED.fetch_add(1, Ordering::Relaxed);
+        } else if SUBSCRIBER_EVENTS.fetch_add(1, Ordering::Relaxed) % 97 == 96 {
+            // A "fail on warnings" test subscriber: the runtime must contain its panic (drop
+            // the event, change no state) wherever it emits one.
+            SUBSCRIBER_PANICS.fetch_add(1, Ordering::Relaxed);
+            panic!("chaos: the subscriber panicked on {:?}", m.0);
         }
     }
     fn enter(&self, _: &tracing::span::Id) {}
@@ -1606,6 +1622,9 @@ enum TaskPlan {
         bound: Duration,
         past: Duration,
     },
+    /// Stops its own controller (`stop_with_report`), then returns: the stop must not wait
+    /// for the calling task, and its report names it as ending, never stopped or abandoned.
+    StopsController,
 }
 
 impl TaskPlan {
@@ -1615,7 +1634,8 @@ impl TaskPlan {
             30..=41 => TaskPlan::Fail,
             42..=53 => TaskPlan::Panic,
             54..=63 => TaskPlan::CtxFailure,
-            64..=87 => TaskPlan::Sleep {
+            64..=65 => TaskPlan::StopsController,
+            66..=87 => TaskPlan::Sleep {
                 bound: rng.range_ms(100, 1000),
                 combined: rng.below(2) == 0,
             },
@@ -1653,6 +1673,8 @@ struct TaskProbe {
     id: u64,
     name: String,
     plan: TaskPlan,
+    /// Its controller, for a task that stops it.
+    controller: LoopController,
     pool: Arc<TaskPool>,
     began: AtomicBool,
     chosen: Mutex<Option<Chosen>>,
@@ -1696,6 +1718,20 @@ fn task_body(world: &World, probe: &TaskProbe, ctx: &Ctx) -> Result<TaskValue, S
         TaskPlan::CtxFailure => {
             tally.ctx_failures.fetch_add(1, Ordering::Relaxed);
             ctx.failure();
+            TaskValue::Done(id)
+        }
+        TaskPlan::StopsController => {
+            tally
+                .tasks_stopping_controller
+                .fetch_add(1, Ordering::Relaxed);
+            let report = probe.controller.stop_with_report();
+            if report.stopped.contains(&probe.name) || report.abandoned.contains(&probe.name) {
+                world.violation(format!(
+                    "task {} stopped its own controller, and the report says it was stopped or \
+                     abandoned: {report:?}",
+                    probe.name
+                ));
+            }
             TaskValue::Done(id)
         }
         TaskPlan::Sleep { bound, combined } => {
@@ -1842,6 +1878,7 @@ fn task_op(
         id: n,
         name: format!("task{n}"),
         plan: TaskPlan::random(rng),
+        controller: c.clone(),
         pool: pool.clone(),
         began: AtomicBool::new(false),
         chosen: Mutex::new(None),
@@ -2465,6 +2502,12 @@ pub fn soak(secs: u64, seed: u64) {
         n(&t.chains_on),
         n(&t.sibling_calls),
         n(&t.stop_callbacks),
+    );
+    println!(
+        "soak: seed {seed}: the tracing subscriber panicked {} times; {} tasks stopped their own \
+         controller",
+        SUBSCRIBER_PANICS.load(Ordering::Relaxed),
+        n(&t.tasks_stopping_controller)
     );
     if thread_starts < 2 * 64 || resets == 0 {
         problems.push(format!(
