@@ -879,6 +879,7 @@ fn run_handle_case<T: SuperLoop>(
         "every allowed on_start has one on_stop"
     );
     prop_assert!(obs.abandoned == 0 && !obs.alive);
+    common::assert_nothing_ran_under_a_lock();
     Ok(())
 }
 
@@ -1752,6 +1753,7 @@ fn run_controller_case(
         );
         prop_assert_eq!(o.on_thread_start, o.on_thread_stop, "pairing");
     }
+    common::assert_nothing_ran_under_a_lock();
     Ok(())
 }
 
@@ -1786,6 +1788,7 @@ fn end_inconclusive(
         prop_assert_eq!(o.on_start, o.on_stop, "pairing");
         prop_assert_eq!(o.on_thread_start, o.on_thread_stop, "pairing");
     }
+    common::assert_nothing_ran_under_a_lock();
     Ok(())
 }
 
@@ -2569,6 +2572,7 @@ fn run_task_case(
         );
         std::thread::sleep(Duration::from_millis(1));
     }
+    common::assert_nothing_ran_under_a_lock();
     Ok(())
 }
 

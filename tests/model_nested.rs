@@ -746,6 +746,7 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
             );
         }
     }
+    common::assert_nothing_ran_under_a_lock();
     Ok(())
 }
 

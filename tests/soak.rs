@@ -2279,6 +2279,15 @@ pub fn soak(secs: u64, seed: u64) {
 
     let mut problems: Vec<String> = world.violations.lock().unwrap().clone();
     let seen = problems.len();
+    // No tracing event, user code or drop of a user value ran with a crate lock held (the
+    // runtime checks it in debug builds).
+    let under_lock = superloops::__private::under_lock();
+    if !under_lock.is_empty() {
+        problems.push(format!(
+            "code the crate does not own ran under a crate lock:\n{}",
+            under_lock.join("\n")
+        ));
+    }
     if !timer_stops_returned {
         problems.push(format!(
             "{} of {} timer callbacks that stop a loop never returned",

@@ -106,6 +106,7 @@ fn a_combination_never_reads_on_before_its_source() {
         }
         goer.join().unwrap();
     }
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 2: a reset waits on a member whose `on_stop` (on the supervisor) calls a sibling that
@@ -165,6 +166,7 @@ fn hooks_calling_siblings_during_a_reset_do_not_deadlock() {
     assert!(!a.is_alive() && !b.is_alive() && !trigger.is_alive());
     assert_paired(&a_log, 1, 0);
     assert_eq!(b_log.count("on_start"), b_log.count("on_stop"));
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 2, the controller side: a member's `on_stop` that calls `maintain_loops` during a
@@ -197,6 +199,7 @@ fn a_hook_calling_its_controller_during_a_reset_does_not_deadlock() {
     );
     within_bound("stop", move || c.stop());
     assert_eq!(log.count("on_start"), log.count("on_stop"));
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 3: a sibling stopped from a stop-token callback while a reset is under way stays
@@ -240,6 +243,7 @@ fn a_sibling_stopped_from_a_stop_callback_during_a_reset_stays_stopped() {
     );
     assert_eq!(a_log.count("on_thread_start"), 1);
     c.stop();
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 4: a task that stops its own controller does not wait for itself; the report says
@@ -267,6 +271,7 @@ fn a_task_that_stops_its_controller_does_not_wait_for_itself() {
     assert_eq!(report.stopped, vec!["Plain_0".to_owned()], "{report}");
     assert!(!report.all_stopped());
     eventually("the task slot to free", || c.running_tasks() == 0);
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 4, found by the soak (seed 16204168155830198520): a task that stops its own controller
@@ -295,6 +300,7 @@ fn a_task_stopping_its_controller_while_another_stop_waits_for_it_does_not_wait_
     let first = within_bound("the first stop", move || first.join().unwrap());
     assert_eq!(first.stopped, vec!["second-stopper".to_owned()], "{first}");
     assert!(first.is_clean(), "{first}");
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 4: a task's closure holding the last handle of its controller: dropping it, as the
@@ -322,6 +328,7 @@ fn a_task_holding_the_last_controller_handle_ends() {
     within_bound("the task", move || task.join()).unwrap();
     log.wait_for("on_stop", 1);
     eventually("the member to stop", || !m.is_alive());
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 5: failures counted before a reset restarted the member are answered by that reset:
@@ -363,6 +370,7 @@ fn stale_failures_cause_one_reset() {
     assert_eq!(c.resets(), 1, "{}", c.health());
     assert!(resets.try_recv().is_err());
     c.stop();
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 6: a timer callback that stops a loop whose `on_stop` waits on another timer.
@@ -387,6 +395,7 @@ fn a_timer_callback_may_wait_for_another_timer() {
     assert!(done.wait_timeout(BOUND), "the timer callback hung");
     assert!(!h.is_alive());
     assert_paired(&log, 1, 0);
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 7: deep chains of combinations go on and drop without overflowing the stack, here
@@ -413,6 +422,7 @@ fn deep_signal_chains_do_not_overflow_the_stack() {
         .unwrap()
         .join()
         .unwrap();
+    assert_nothing_ran_under_a_lock();
 }
 
 struct BadDisplay;
@@ -449,6 +459,7 @@ fn panics_outside_a_task_closure_free_its_slot() {
     let t = c.spawn_task("after", |_| Ok::<_, String>(7)).unwrap();
     assert_eq!(t.join().unwrap(), 7, "the slot is free for another task");
     c.stop();
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 11a: `stop()` from `on_reset` leaves the group stopped, not "resetting": it is green
@@ -480,6 +491,7 @@ fn stop_from_on_reset_leaves_a_group_that_goes_green_again() {
     assert!(trigger.is_alive());
     let c2 = c.clone();
     within_bound("stop", move || c2.stop());
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 11b: a member's `on_start` that stops the controller during `maintain_loops`: the
@@ -502,6 +514,7 @@ fn stop_from_on_start_during_maintain_starts_no_later_member() {
     within_bound("maintain_loops", move || c2.maintain_loops());
     assert!(!b.is_alive());
     assert_eq!(later_log.count("on_start"), 0, "started after the stop");
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 11c: a controller stopped from a member's own cycle: `wait_green` tells the truth
@@ -525,6 +538,7 @@ fn stop_from_a_member_cycle_settles() {
     log.wait_for("on_stop", 1);
     eventually("its thread to end", || !h.is_alive());
     assert!(c.wait_green(BOUND), "{}", c.health());
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 12: `Duration::MAX` saturates: `wait_green(MAX)` returns, and a backoff of `MAX`
@@ -562,6 +576,7 @@ fn duration_max_saturates() {
     assert!(c.health().supervisor.is_some(), "the supervisor is alive");
     let c2 = c.clone();
     assert!(within_bound("stop", move || c2.stop()));
+    assert_nothing_ran_under_a_lock();
 }
 
 /// Item 14: a member that never ran is in no list of the stop report.
@@ -577,4 +592,5 @@ fn a_stop_report_lists_only_members_that_ran() {
     let report = c.stop_with_report();
     assert_eq!(report.stopped, vec!["Plain_0".to_owned()], "{report}");
     assert!(report.abandoned.is_empty() && report.ending.is_empty());
+    assert_nothing_ran_under_a_lock();
 }

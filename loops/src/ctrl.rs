@@ -20,7 +20,7 @@ use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Condvar, Guard, Lock};
 
 use crate::event::{Link, Mailbox};
 use crate::health::{GroupHealth, StopReport};
@@ -48,11 +48,11 @@ pub(crate) struct Settings {
 pub(crate) struct Ctrl {
     /// Itself, so that a nested group started through `&self` can spawn its supervisor.
     pub(crate) me: Weak<Ctrl>,
-    pub(crate) settings: Mutex<Settings>,
-    pub(crate) members: Mutex<Vec<(String, Arc<dyn Member>)>>,
+    pub(crate) settings: Lock<Settings>,
+    pub(crate) members: Lock<Vec<(String, Arc<dyn Member>)>>,
     pub(crate) tasks: Tasks,
     pub(crate) mailbox: Arc<Mailbox>,
-    pub(crate) state: Mutex<CtrlState>,
+    pub(crate) state: Lock<CtrlState>,
     pub(crate) changed: Condvar,
 }
 
@@ -117,20 +117,20 @@ impl Ctrl {
             };
             Ctrl {
                 me: me.clone(),
-                settings: Mutex::new(Settings {
+                settings: Lock::new(Settings {
                     name: Arc::from("LoopController"),
                     policy: Policy::default(),
                     on_reset: None,
                     task_grace: Duration::from_secs(5),
                     stop_all_at_once: false,
                 }),
-                members: Mutex::new(Vec::new()),
+                members: Lock::new(Vec::new()),
                 tasks: Tasks::new(TaskLine {
                     link: Link::new(mailbox.clone(), usize::MAX),
                     on_end,
                 }),
                 mailbox,
-                state: Mutex::new(CtrlState {
+                state: Lock::new(CtrlState {
                     busy: None,
                     waiters: 0,
                     told: None,
@@ -210,7 +210,7 @@ impl Ctrl {
                     };
                     st.waiters += 1;
                     st.told = Some(holder);
-                    self.changed.wait(&mut st);
+                    st.wait(&self.changed);
                     st.waiters -= 1;
                     drop(waiting);
                 }
@@ -378,9 +378,9 @@ impl Ctrl {
         };
         while !self.settled(&st) {
             let timed_out = match deadline {
-                Some(d) => self.changed.wait_until(&mut st, d).timed_out(),
+                Some(d) => st.wait_until(&self.changed, d).timed_out(),
                 None => {
-                    self.changed.wait(&mut st);
+                    st.wait(&self.changed);
                     false
                 }
             };
@@ -425,7 +425,7 @@ impl Ctrl {
     }
 
     /// Locks the state (for the supervisor's decisions).
-    pub(crate) fn lock_state(&self) -> MutexGuard<'_, CtrlState> {
+    pub(crate) fn lock_state(&self) -> Guard<'_, CtrlState> {
         self.state.lock()
     }
 }

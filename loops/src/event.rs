@@ -14,8 +14,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::sync::Lock;
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::Mutex;
 
 /// A member's report to its supervisor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +44,7 @@ struct Inbox {
 
 /// A controller's queue of member events, and the bell that wakes its supervisor.
 pub(crate) struct Mailbox {
-    inbox: Mutex<Inbox>,
+    inbox: Lock<Inbox>,
     /// Holds at most one ring: the supervisor empties the inbox on each.
     bell_tx: Sender<()>,
     bell_rx: Receiver<()>,
@@ -55,7 +55,7 @@ impl Mailbox {
     pub(crate) fn new() -> Arc<Mailbox> {
         let (bell_tx, bell_rx) = crossbeam_channel::bounded(1);
         Arc::new(Mailbox {
-            inbox: Mutex::new(Inbox {
+            inbox: Lock::new(Inbox {
                 open: true,
                 queue: VecDeque::new(),
                 in_hand: 0,

@@ -65,14 +65,24 @@
 //!
 //! ## Locking rules
 //!
-//! **No user code (a hook, `cycle`, a factory, a `then` callback, `on_reset`, a task's
-//! closure or its value's `Drop`) ever runs while the crate holds a lock**, and no user code
-//! runs on a thread the crate needs for everybody: the timer thread and the watchdog hand the
-//! `then` callbacks they release to a short-lived thread of their own (`superloops-then`), and
-//! the supervisor thread runs only its own group's `on_reset` and members' hooks. The one
-//! caveat: `tracing` events may be emitted with a lock held, so a subscriber must not call
-//! back into superloops (a panicking subscriber is safe: every event the crate emits catches
-//! it and drops the event). The locks, each a leaf or taken in the one order shown:
+//! **No code the crate does not own runs while the crate holds a lock, and none runs outside
+//! the crate's panic containment**: hooks, `cycle`, factories, `then` callbacks, `on_reset`,
+//! tasks' closures, the `Display` and `Drop` of user values, and `tracing` subscribers (a
+//! subscriber may call back into superloops, `status()` from `on_event` say). A panic in any
+//! of them is caught where it happens and reported once: a hook's or closure's as a failure or
+//! an error event, a subscriber's by dropping that event (never by emitting another into it);
+//! no state is left half-changed. No user code runs on a thread the crate needs for everybody
+//! either: the timer thread and the watchdog hand the `then` callbacks they release to a
+//! short-lived thread of their own (`superloops-then`), and the supervisor thread runs only its
+//! own group's `on_reset` and members' hooks.
+//!
+//! How it is checked, not only written: every lock of the crate is a counted `Lock` (each
+//! thread knows how many it holds), and every door to code the crate does not own (the
+//! `tracing` macros and spans, the catching of user code, the dropping of user values) checks
+//! the count. In a debug build a door passed with a lock held is recorded with its place; the
+//! soak, the state-machine models and the trust tests fail if anything was recorded.
+//!
+//! The locks, each a leaf or taken in the one order shown:
 //!
 //! - each loop's `state` mutex (with its condvar), taken alone. While holding it, the crate
 //!   may spawn the loop's thread, which runs no user code until the lock is released.
@@ -116,8 +126,8 @@
 //!  failures, health, ctx    budget (pure); health snapshots; the cycle's context
 //!  signal, timer, watchdog  Signal; the timer thread; the cycle_timeout watchdog
 //!  policy, event, waits,    the supervision policy (pure, clock passed in); the mailbox and
-//!  spawn, trace, config,    link members tell their supervisor through; the wait-for graph;
-//!  error, status            every spawn; panic-safe tracing; plain data
+//!  spawn, sync, trace,      link members tell their supervisor through; the wait-for graph;
+//!  config, error, status    every spawn; the counted locks; panic-safe tracing; plain data
 //! ```
 //!
 //! Which lock each layer owns: `runner` a loop's `state`; `ctrl` a controller's `state`,
@@ -131,7 +141,9 @@
 // workspace's `tests/layers.rs`; see "Architecture" above). Each module stands apart, a blank
 // line between, so that rustfmt keeps this order rather than sorting it.
 
-// Ground floor: no import of the crate's own.
+// Ground floor: no import of the crate's own but `sync` (the counted locks).
+mod sync; // the crate's locks, counted: no user code or event under one
+
 mod config;
 
 mod error;

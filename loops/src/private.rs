@@ -184,3 +184,4 @@ pub use std::string::String;
 // Tests of the crate's own failure paths.
 pub use crate::spawn::fail_next as fail_next_spawns;
 pub use crate::supervisor::fail_supervisor_steps;
+pub use crate::sync::under_lock;

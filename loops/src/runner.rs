@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Condvar, Guard, Lock};
 
 use crate::ctx::{Control, Ctx};
 use crate::event::Link;
@@ -102,7 +102,7 @@ pub(crate) struct Runner {
     config: LoopConfig,
     /// Makes a fresh value when the old one is held by an abandoned thread (or never made).
     factory: Option<Factory>,
-    state: Mutex<State>,
+    state: Lock<State>,
     /// Notified whenever `state` changes in a way a waiter may be waiting for: a thread
     /// ended, `busy` was released, a value came back.
     changed: Condvar,
@@ -161,7 +161,7 @@ impl Runner {
         Runner {
             config,
             factory,
-            state: Mutex::new(State {
+            state: Lock::new(State {
                 life: Lifecycle::new(value, has_factory),
                 link: None,
                 books: Books {
@@ -181,7 +181,7 @@ impl Runner {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> Guard<'_, State> {
         self.state.lock()
     }
 
@@ -196,15 +196,11 @@ impl Runner {
 
     /// Waits once for `busy`, held by `holder`, to change; the caller asks the lifecycle
     /// again. `Err`: waiting would close a circle of waits, and the caller must not.
-    fn wait_busy(
-        &self,
-        st: &mut MutexGuard<'_, State>,
-        holder: ThreadId,
-    ) -> Result<(), WouldDeadlock> {
+    fn wait_busy(&self, st: &mut Guard<'_, State>, holder: ThreadId) -> Result<(), WouldDeadlock> {
         let waiting = waits::for_busy(self.key(), holder)?;
         st.waiters += 1;
         st.told = Some(holder);
-        self.changed.wait(st);
+        st.wait(&self.changed);
         st.waiters -= 1;
         drop(waiting);
         Ok(())
@@ -231,7 +227,7 @@ impl Runner {
     }
 
     /// `start`'s body, from the lock taken.
-    fn start_from<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>, me: ThreadId) -> bool {
+    fn start_from<'a>(self: &'a Arc<Self>, mut st: Guard<'a, State>, me: ThreadId) -> bool {
         loop {
             let step = st.life.start(me);
             self.sync(&mut st);
@@ -272,7 +268,7 @@ impl Runner {
     /// running any start queued meanwhile. True if this start spawned a thread.
     fn run_start<'a>(
         self: &'a Arc<Self>,
-        st: MutexGuard<'a, State>,
+        st: Guard<'a, State>,
         me: ThreadId,
         source: Source<Boxed>,
     ) -> bool {
@@ -285,9 +281,9 @@ impl Runner {
     /// stays claimed.
     fn start_once<'a>(
         self: &'a Arc<Self>,
-        mut st: MutexGuard<'a, State>,
+        mut st: Guard<'a, State>,
         source: Source<Boxed>,
-    ) -> (MutexGuard<'a, State>, bool) {
+    ) -> (Guard<'a, State>, bool) {
         let mut value = match source {
             Source::Value(v) => v,
             Source::Factory => {
@@ -382,7 +378,7 @@ impl Runner {
     }
 
     /// Releases `busy` and runs the starts queued meanwhile, on this thread.
-    fn finish_op<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>, me: ThreadId) {
+    fn finish_op<'a>(self: &'a Arc<Self>, mut st: Guard<'a, State>, me: ThreadId) {
         loop {
             let next = st.life.release(me);
             self.sync(&mut st);
@@ -511,8 +507,11 @@ impl Runner {
         self.sync(&mut st);
         match queued {
             Some(source) => {
+                // The queued start is claimed (`busy` is this thread's, the value taken): the
+                // lock may be released to log, with no lock held, before it runs.
+                drop(st);
                 log_exit(name, &done, panicked);
-                self.run_start(st, me, source);
+                self.run_start(self.lock(), me, source);
             }
             None => {
                 drop(st);

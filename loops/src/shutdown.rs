@@ -14,7 +14,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use crate::sync::Lock;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -22,7 +22,7 @@ use signal_hook::iterator::Signals;
 const SIGNALS: [i32; 2] = [SIGINT, SIGTERM];
 
 /// On: SIGINT and SIGTERM run their default action. `None` until first registered.
-static DEFAULT: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
+static DEFAULT: Lock<Option<Arc<AtomicBool>>> = Lock::new(None);
 
 /// Registers the default-action fallback on first use, and returns its switch.
 fn default_switch() -> io::Result<Arc<AtomicBool>> {

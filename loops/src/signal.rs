@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use crate::sync::Lock;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
 
 use crate::timer::{self, Alarm, Batch};
 use crate::trace::{error, panic_message};
@@ -59,7 +59,7 @@ struct Inner {
     rx: Receiver<()>,
     /// `Some` while off: the sender whose drop is the wake-up, the `then` callbacks, and the
     /// links to signals combined from this one.
-    pending: Mutex<Option<Pending>>,
+    pending: Lock<Option<Pending>>,
     /// For a combined signal, the signals it was made from: held strongly, so that the chain
     /// in `a | b | c` lives as long as its result (the sources link to it only weakly).
     sources: Vec<Signal>,
@@ -191,7 +191,7 @@ impl Signal {
             inner: Arc::new(Inner {
                 on: AtomicBool::new(false),
                 rx,
-                pending: Mutex::new(Some(Pending {
+                pending: Lock::new(Some(Pending {
                     _tx: tx,
                     callbacks: Vec::new(),
                     links: Vec::new(),
@@ -427,7 +427,7 @@ mod tests {
     #[test]
     fn a_combination_made_while_go_runs_never_reads_on_before_its_source() {
         let stop = Signal::new();
-        let seen = Arc::new(Mutex::new(None));
+        let seen = Arc::new(Lock::new(None));
         {
             let (stop, seen) = (stop.clone(), seen.clone());
             AFTER_UNLOCK.with(|p| {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use crate::sync::Lock;
 
 use crate::ctrl::{Ctrl, Supervisor};
 use crate::event::GroupEvent;
@@ -355,7 +355,7 @@ impl Ctrl {
 
 /// Groups whose next supervision steps are to panic, for tests of the crate's own failure
 /// paths ([`fail_supervisor_steps`]).
-static INJECTED: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
+static INJECTED: Lock<Vec<(String, u32)>> = Lock::new(Vec::new());
 
 /// Makes the next `n` supervision steps of the group named `group` panic, as a bug of the
 /// crate would: the group must report it (not green, `health().fault`), never hide it.

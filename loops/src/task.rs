@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use crate::sync::Lock;
 
 use crate::ctx::{Control, Ctx};
 use crate::event::{GroupEvent, Link};
@@ -110,7 +110,7 @@ impl std::error::Error for SpawnError {
 
 /// The result slot a task fills and its handle reads.
 struct Outcome<R> {
-    result: Mutex<Option<Result<R, TaskError>>>,
+    result: Lock<Option<Result<R, TaskError>>>,
     done: Signal,
 }
 
@@ -223,7 +223,7 @@ where
 {
     let name: Arc<str> = Arc::from(name);
     let outcome = Arc::new(Outcome {
-        result: Mutex::new(None),
+        result: Lock::new(None),
         done: Signal::new(),
     });
     let stop = Signal::new();

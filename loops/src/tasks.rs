@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use crate::sync::Lock;
 
 use crate::event::Link;
 use crate::health::StopReport;
@@ -34,14 +34,14 @@ struct Book {
 
 /// A controller's tasks.
 pub(crate) struct Tasks {
-    book: Mutex<Book>,
+    book: Lock<Book>,
     line: TaskLine,
 }
 
 impl Tasks {
     pub(crate) fn new(line: TaskLine) -> Self {
         Tasks {
-            book: Mutex::new(Book::default()),
+            book: Lock::new(Book::default()),
             line,
         }
     }
@@ -67,9 +67,10 @@ impl Tasks {
         let full = book
             .max_threads
             .is_some_and(|max| book.running.len() >= max);
+        let mut queued = None;
         let outcome = if full || (book.queue && !book.queued.is_empty()) {
             if book.queue {
-                debug!(thread = %entry.name(), "Task queued: max_threads are running");
+                queued = Some(entry.name().to_owned());
                 book.queued.push_back(entry);
                 Ok(())
             } else {
@@ -86,6 +87,9 @@ impl Tasks {
             }
         };
         drop(book);
+        if let Some(name) = queued {
+            debug!(thread = %name, "Task queued: max_threads are running");
+        }
         cancel_all(unstarted);
         outcome
     }

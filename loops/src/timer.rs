@@ -22,7 +22,7 @@ use std::sync::Weak;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Lock};
 
 use crate::spawn::{self, Kind};
 use crate::trace::{catch, error};
@@ -47,12 +47,12 @@ struct Timers {
 }
 
 struct Timer {
-    state: Mutex<Timers>,
+    state: Lock<Timers>,
     changed: Condvar,
 }
 
 static TIMER: Timer = Timer {
-    state: Mutex::new(Timers {
+    state: Lock::new(Timers {
         heap: BinaryHeap::new(),
         targets: BTreeMap::new(),
         next_id: 0,
@@ -159,11 +159,11 @@ fn run() {
     let mut st = TIMER.state.lock();
     loop {
         let Some(&Reverse((deadline, id))) = st.heap.peek() else {
-            TIMER.changed.wait(&mut st);
+            st.wait(&TIMER.changed);
             continue;
         };
         if Instant::now() < deadline {
-            TIMER.changed.wait_until(&mut st, deadline);
+            st.wait_until(&TIMER.changed, deadline);
             continue;
         }
         st.heap.pop();

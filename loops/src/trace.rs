@@ -8,7 +8,9 @@
 //! event is emitted and drop the event; spans are entered and left through [`Scope`], which
 //! does the same.
 //!
-//! This file imports nothing from the crate: every other layer may use it.
+//! This file imports only [`sync`](crate::sync): every other layer may use it. Its macros and
+//! functions check that no crate lock is held where they hand control to code the crate does
+//! not own.
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
@@ -21,9 +23,10 @@ pub(crate) fn guarded(emit: impl FnOnce()) {
 
 /// `tracing::event!` at a level, through [`guarded`]: `event!(warn, thread = %n, "…")`.
 macro_rules! event {
-    ($level:ident, $($arg:tt)+) => {
+    ($level:ident, $($arg:tt)+) => {{
+        $crate::sync::check_unlocked("a tracing event");
         $crate::trace::guarded(|| ::tracing::$level!($($arg)+))
-    };
+    }};
 }
 
 macro_rules! debug {
@@ -48,7 +51,9 @@ pub(crate) struct Scope(Option<tracing::span::EnteredSpan>);
 
 impl Scope {
     /// Makes the span with `make` and enters it.
+    #[track_caller]
     pub(crate) fn enter(make: impl FnOnce() -> tracing::Span) -> Scope {
+        crate::sync::check_unlocked("entering a tracing span");
         Scope(panic::catch_unwind(AssertUnwindSafe(|| make().entered())).ok())
     }
 }
@@ -74,14 +79,18 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Runs user code `f`, catching a panic; the error says where (`what`) and carries the
 /// panic's message.
+#[track_caller]
 pub(crate) fn catch<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, String> {
+    crate::sync::check_unlocked(what);
     panic::catch_unwind(AssertUnwindSafe(f))
         .map_err(|p| format!("panic in {what}: {}", panic_message(&*p)))
 }
 
 /// Drops `value` (user code: its `Drop`), catching and logging a panic in it, so that a
 /// value's `Drop` never unwinds into the runtime or out of one of its calls.
+#[track_caller]
 pub(crate) fn drop_caught<T>(what: &str, value: T) {
+    crate::sync::check_unlocked(what);
     if let Err(e) = catch(what, move || drop(value)) {
         error!("{e}");
     }

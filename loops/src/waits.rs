@@ -30,7 +30,7 @@
 
 use std::thread::{self, ThreadId};
 
-use parking_lot::Mutex;
+use crate::sync::Lock;
 
 /// A busy flag, named by the address of the state that holds it.
 pub(crate) type Key = usize;
@@ -52,7 +52,7 @@ struct Graph {
     holders: Vec<(Key, Option<ThreadId>)>,
 }
 
-static GRAPH: Mutex<Graph> = Mutex::new(Graph {
+static GRAPH: Lock<Graph> = Lock::new(Graph {
     waits: Vec::new(),
     holders: Vec::new(),
 });

@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Lock};
 
 use crate::signal::Fired;
 use crate::spawn::{self, Kind};
@@ -52,12 +52,12 @@ struct Entries {
 }
 
 struct Watchdog {
-    entries: Mutex<Entries>,
+    entries: Lock<Entries>,
     changed: Condvar,
 }
 
 static WATCHDOG: Watchdog = Watchdog {
-    entries: Mutex::new(Entries {
+    entries: Lock::new(Entries {
         list: Vec::new(),
         running: false,
     }),
@@ -140,11 +140,11 @@ fn run() {
             .list
             .retain(|e| !e.stop.is_go() && e.loop_.strong_count() > 0);
         let Some(shortest) = entries.list.iter().map(|e| e.timeout).min() else {
-            WATCHDOG.changed.wait(&mut entries);
+            entries.wait(&WATCHDOG.changed);
             continue;
         };
         let tick = (shortest / 4).max(Duration::from_millis(1));
-        WATCHDOG.changed.wait_for(&mut entries, tick);
+        entries.wait_for(&WATCHDOG.changed, tick);
 
         let now = Instant::now();
         let mut stalled = Vec::new();

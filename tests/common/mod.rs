@@ -408,3 +408,15 @@ pub fn within_bound<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send 
         Err(_) => panic!("deadlock? `{what}` did not return within {BOUND:?}"),
     }
 }
+
+/// Fails if the runtime ever ran code it does not own (a `tracing` event, a hook, a callback,
+/// the drop of a user value) while holding one of its locks, anywhere in this test binary so
+/// far (the runtime records it in debug builds).
+pub fn assert_nothing_ran_under_a_lock() {
+    let places = superloops::__private::under_lock();
+    assert!(
+        places.is_empty(),
+        "code the crate does not own ran under a crate lock:\n{}",
+        places.join("\n")
+    );
+}

@@ -68,9 +68,9 @@ impl Runner {
                 return false;
             };
             let timed_out = match deadline {
-                Some(d) => self.changed.wait_until(&mut st, d).timed_out(),
+                Some(d) => st.wait_until(&self.changed, d).timed_out(),
                 None => {
-                    self.changed.wait(&mut st);
+                    st.wait(&self.changed);
                     false
                 }
             };
