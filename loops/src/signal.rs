@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::sync::Lock;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::spawn;
 use crate::timer::{self, Alarm, Batch};
 use crate::trace::{error, panic_message};
 
@@ -257,9 +258,9 @@ impl Signal {
     /// Blocks until the signal is on.
     pub fn wait(&self) {
         while !self.is_go() {
-            if timer::is_down() {
-                // Timers wait for a thread the OS refused: try again now and then.
-                timer::revive();
+            if spawn::helpers_down() && !spawn::revive_helpers() {
+                // A helper thread the OS refused (the timer, the watchdog): try again now
+                // and then.
                 let _ = self.inner.rx.recv_timeout(timer::RETRY);
             } else {
                 let _ = self.inner.rx.recv();
@@ -289,7 +290,7 @@ impl Signal {
                 return true;
             }
             // While timers wait for a thread the OS refused, wake now and then to try again.
-            let slice = if timer::is_down() && !timer::revive() {
+            let slice = if spawn::helpers_down() && !spawn::revive_helpers() {
                 Instant::now()
                     .checked_add(timer::RETRY)
                     .map_or(deadline, |d| d.min(deadline))

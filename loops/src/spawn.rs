@@ -1,11 +1,73 @@
 //! Every thread the crate starts is spawned here, so that a test can make the operating
 //! system's refusal happen on purpose ([`fail_next`]) and check that the crate survives it.
 //!
-//! This file imports nothing from the crate.
+//! The process-wide helper threads (the timer, the watchdog) are started lazily; when the
+//! operating system refuses one, it registers here how to try again ([`helper_down`]), and
+//! every thread that blocks on a signal tries again while one is down ([`revive_helpers`],
+//! one relaxed load when none is).
+//!
+//! This file imports only [`sync`](crate::sync).
 
 use std::cell::Cell;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+
+use crate::sync::Lock;
+
+/// Some helper thread could not be spawned and waits to be spawned again.
+static DOWN: AtomicBool = AtomicBool::new(false);
+
+/// A thread is trying the helpers again (see [`revive_helpers`]).
+static REVIVING: AtomicBool = AtomicBool::new(false);
+
+/// How to try again to spawn each helper that is down: true once it runs (or is no longer
+/// needed).
+static REVIVERS: Lock<Vec<fn() -> bool>> = Lock::new(Vec::new());
+
+/// A helper thread could not be spawned: `revive` tries again, and is called by
+/// [`revive_helpers`] until it succeeds.
+pub(crate) fn helper_down(revive: fn() -> bool) {
+    let mut revivers = REVIVERS.lock();
+    if !revivers.iter().any(|r| *r as usize == revive as usize) {
+        revivers.push(revive);
+    }
+    DOWN.store(true, Ordering::Release);
+}
+
+/// Whether a helper thread waits to be spawned again.
+#[inline]
+pub(crate) fn helpers_down() -> bool {
+    DOWN.load(Ordering::Relaxed)
+}
+
+/// Tries again to spawn every helper thread that is down (with no crate lock held: each
+/// takes its own); true when none is left down.
+pub(crate) fn revive_helpers() -> bool {
+    if !helpers_down() {
+        return true;
+    }
+    // One thread tries at a time; the others find them still down and try on their next wait.
+    if REVIVING
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    let revivers = std::mem::take(&mut *REVIVERS.lock());
+    let still: Vec<fn() -> bool> = revivers.into_iter().filter(|revive| !revive()).collect();
+    let mut revivers = REVIVERS.lock();
+    for r in still {
+        if !revivers.iter().any(|x| *x as usize == r as usize) {
+            revivers.push(r);
+        }
+    }
+    let none = revivers.is_empty();
+    DOWN.store(!none, Ordering::Release);
+    drop(revivers);
+    REVIVING.store(false, Ordering::Release);
+    none
+}
 
 /// The kinds of thread the crate starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +214,33 @@ mod tests {
         assert!(
             spawn(Kind::Loop, builder(), || ()).is_ok(),
             "other kinds are not"
+        );
+    }
+
+    #[test]
+    fn a_helper_down_is_tried_again_until_it_comes_back() {
+        use std::sync::atomic::AtomicUsize;
+        // Other tests' waits on signals may try it too: only what must hold whoever tries.
+        static TRIES: AtomicUsize = AtomicUsize::new(0);
+        fn comes_back_on_the_third_try() -> bool {
+            TRIES.fetch_add(1, Ordering::SeqCst) >= 2
+        }
+        helper_down(comes_back_on_the_third_try);
+        helper_down(comes_back_on_the_third_try);
+        let mut calls = 0;
+        while !revive_helpers() {
+            calls += 1;
+            assert!(calls < 1000, "tried again until it came back");
+            thread::yield_now();
+        }
+        assert!(TRIES.load(Ordering::SeqCst) >= 3);
+        assert!(!helpers_down());
+        let tries = TRIES.load(Ordering::SeqCst);
+        assert!(revive_helpers(), "nothing left to try");
+        assert_eq!(
+            TRIES.load(Ordering::SeqCst),
+            tries,
+            "and it is not tried again"
         );
     }
 

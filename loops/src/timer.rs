@@ -17,7 +17,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Weak;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -61,26 +60,13 @@ static TIMER: Timer = Timer {
     changed: Condvar::new(),
 };
 
-/// Set while timers wait for a timer thread that could not be spawned: a thread that blocks
-/// on a signal checks it (one relaxed load, on the blocking path only) and tries again.
-static DOWN: AtomicBool = AtomicBool::new(false);
-
-/// How often a thread blocked on a signal tries to spawn the timer thread again while it is
-/// down.
+/// How often a thread blocked on a signal tries to spawn a helper thread (this one, or the
+/// watchdog) again while one is down.
 pub(crate) const RETRY: Duration = Duration::from_millis(50);
 
-/// Whether timers wait for a timer thread that could not be spawned.
-#[inline]
-pub(crate) fn is_down() -> bool {
-    DOWN.load(Ordering::Relaxed)
-}
-
-/// Tries again to spawn the timer thread, if timers wait for one; true if it runs now (or
-/// none was needed).
-pub(crate) fn revive() -> bool {
-    if !is_down() {
-        return true;
-    }
+/// Tries again to spawn the timer thread (registered with [`spawn::helper_down`] when it
+/// could not be); true if it runs now.
+fn revive() -> bool {
     let mut st = TIMER.state.lock();
     if st.running {
         return true;
@@ -103,11 +89,10 @@ fn start_locked(st: &mut Timers) -> Option<std::io::Error> {
     match spawn::spawn(Kind::Timer, builder, run) {
         Ok(_) => {
             st.running = true;
-            DOWN.store(false, Ordering::Relaxed);
             None
         }
         Err(e) => {
-            DOWN.store(true, Ordering::Relaxed);
+            spawn::helper_down(revive);
             Some(e)
         }
     }

@@ -10,8 +10,10 @@
 //!
 //! The watchdog runs no user code: when a stalled loop's `stop_on_failure` stops it, the stop
 //! token's `then` callbacks run on a thread of their own. If the operating system refuses to
-//! start the watchdog's thread, the error is logged and the next loop to be watched tries
-//! again (the loops registered meanwhile are kept and watched from then).
+//! start the watchdog's thread, the error is logged and the thread is spawned again by the
+//! next loop to be watched, or by any thread blocked in a wait on a signal (`ctx.sleep`,
+//! `Signal::wait*`), which tries every 50 ms while it waits; the loops registered meanwhile
+//! are kept and watched from then.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -94,23 +96,49 @@ pub(crate) fn watch(
         WATCHDOG.changed.notify_all();
         return id;
     }
-    // Spawned under the lock: the new thread waits for it, then watches every entry.
+    let refused = start_locked(&mut entries);
+    drop(entries);
+    if let Some(e) = refused {
+        error!(
+            "Could not spawn the cycle_timeout watchdog: {e}; the next loop to be watched, or \
+             a thread blocked on a signal, tries again"
+        );
+    }
+    id
+}
+
+/// Spawns the watchdog thread (under the entries' lock: the new thread waits for it, then
+/// watches every entry); the error if the operating system refused.
+fn start_locked(entries: &mut Entries) -> Option<std::io::Error> {
     let builder = thread::Builder::new().name("superloops-watchdog".into());
-    let refused = match spawn::spawn(Kind::Watchdog, builder, run) {
+    match spawn::spawn(Kind::Watchdog, builder, run) {
         Ok(_) => {
             entries.running = true;
             None
         }
-        Err(e) => Some(e),
-    };
-    drop(entries);
-    if let Some(e) = refused {
-        error!(
-            "Could not spawn the cycle_timeout watchdog: {e}; the next loop to be watched \
-             tries again"
-        );
+        Err(e) => {
+            spawn::helper_down(revive);
+            Some(e)
+        }
     }
-    id
+}
+
+/// Tries again to spawn the watchdog thread (registered with [`spawn::helper_down`] when it
+/// could not be); true if it runs now, or nothing is left to watch.
+fn revive() -> bool {
+    let mut entries = WATCHDOG.entries.lock();
+    if entries.running || entries.list.is_empty() {
+        return true;
+    }
+    let refused = start_locked(&mut entries);
+    drop(entries);
+    match refused {
+        None => true,
+        Some(e) => {
+            error!("Could not spawn the cycle_timeout watchdog again: {e}");
+            false
+        }
+    }
 }
 
 /// Stops watching: the loop's thread has left its cycles (they ended, or one panicked).
