@@ -164,6 +164,11 @@ impl LoopController {
     /// Runs `f` once on a supervised thread named `name`, with a [`Ctx`] whose stop token goes
     /// on when the controller stops.
     ///
+    /// A task may stop, drop or query its own controller: [`stop`](Self::stop) called from
+    /// inside a task stops everything but that task, which it cannot wait for, and returns;
+    /// [`stop_with_report`](Self::stop_with_report) lists the calling task under
+    /// [`ending`](crate::StopReport::ending), never as stopped or abandoned.
+    ///
     /// The task's failure — an `Err`, a panic, or `ctx.failure()` — is logged and counts as a
     /// failure of the group: it brings the group through a reset under its strategy (every
     /// member that resets globally, under `one_for_all` and `rest_for_one`; nothing under

@@ -107,7 +107,7 @@ pub(crate) fn check_unlocked(what: &str) {
     let _ = what;
 }
 
-/// The places recorded by [`check_unlocked`] so far (always empty in release builds).
+/// The places recorded by `check_unlocked` so far (always empty in release builds).
 pub fn under_lock() -> Vec<String> {
     #[cfg(debug_assertions)]
     {
