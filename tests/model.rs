@@ -1584,6 +1584,18 @@ fn run_controller_case(
                 })?;
             }
             CtrlOp::Maintain => {
+                // A start that fails during maintain_loops sends its supervisor an event that,
+                // past max_restarts, gives the group up: a stop of the group, which the
+                // maintain under way heeds at its next member. Which later members it starts
+                // is then a race the model does not predict: the step is skipped.
+                let racy = m.supervisor
+                    && m.max_restarts.is_some_and(|max| m.reset_times >= max)
+                    && m.members
+                        .iter()
+                        .any(|h| h.live.is_none() && h.start_plan == StartPlan::Fail);
+                if racy {
+                    continue;
+                }
                 c.maintain_loops();
                 m.failed = false;
                 m.green = true;
@@ -1697,7 +1709,13 @@ fn run_controller_case(
             },
         )?;
         if !settled {
-            return end_inconclusive(&what, c, &members, &m);
+            return end_inconclusive(
+                &what,
+                "a reset abandoned a thread that was not blocked (a loaded machine)",
+                c,
+                &members,
+                &m,
+            );
         }
         m.supervisor_joins.clear();
         if m.unobservable {
@@ -1765,11 +1783,12 @@ fn run_controller_case(
 /// stopped, no thread of the case is left, and hooks pair.
 fn end_inconclusive(
     what: &str,
+    why: &str,
     c: LoopController,
     members: &Members,
     m: &ControllerModel,
 ) -> Result<(), TestCaseError> {
-    eprintln!("{what}: a reset abandoned a thread that was not blocked (a loaded machine); the case ends here");
+    eprintln!("{what}: {why}; the case ends here");
     for (h, (_, ctl)) in m.members.iter().zip(members) {
         for _ in 0..h.blocked() {
             ctl.release.send(()).unwrap();
