@@ -3,7 +3,10 @@
 //! `LoopController` with members `[B, C]`, each step checked against a small sequential model.
 //!
 //! Operations: `start`, `stop`, `stop_loops` and `maintain_loops` on either controller; `start`,
-//! `stop` and `failure` on each loop's handle; and reads (`health`, `has_alive_loops`,
+//! `stop` and `failure` on each loop's handle; arming a loop's next `on_stop` to call `stop()`
+//! on a loop (itself, a sibling, or one of the other group: the hook runs on the test thread,
+//! or on a supervisor thread inside a reset, which then must not restart the loop so stopped);
+//! and reads (`health`, `has_alive_loops`,
 //! `is_green`, `alive_loops`, `stalled_loops`, `Display`). After each step the test waits until
 //! both controllers have settled — `wait_green` on the outer one, then on the inner one, each
 //! bounded by [`BOUND`] and failing loudly — or, for a controller whose events the model says
@@ -48,7 +51,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{CycleMode, Log, Probe, BOUND};
+use common::{CycleMode, Log, OnStopAction, Probe, BOUND};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use superloops::{LoopController, LoopHandle, LoopState, MemberHealth, SuperLoop};
@@ -111,6 +114,8 @@ struct LoopModel {
     on_stop: usize,
     on_thread_start: usize,
     on_thread_stop: usize,
+    /// Its next `on_stop` stops loop `j` (from outside: out of supervision).
+    on_stop_stops: Option<usize>,
 }
 
 impl LoopModel {
@@ -196,6 +201,9 @@ enum LoopOp {
     Start,
     Stop,
     Failure,
+    /// Its next `on_stop` calls `stop()` on loop `j` (itself, a sibling, or a loop of the
+    /// other group): from the test thread, or from a supervisor thread in a reset.
+    OnStopStops(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +216,22 @@ enum Op {
 impl Model {
     fn inner_alive(&self) -> bool {
         self.loops[B].live || self.loops[C].live
+    }
+
+    /// Stops loop `i`; if its `on_stop` runs and is armed, that stops its target in turn,
+    /// there and then (before whatever the caller does next: a reset's restart phase skips a
+    /// loop so stopped).
+    fn stop_loop(&mut self, i: usize, unsupervise: bool) {
+        let mut work = vec![(i, unsupervise)];
+        while let Some((i, unsupervise)) = work.pop() {
+            let before = self.loops[i].on_stop;
+            self.loops[i].stop(unsupervise);
+            if self.loops[i].on_stop > before {
+                if let Some(j) = self.loops[i].on_stop_stops.take() {
+                    work.push((j, true));
+                }
+            }
+        }
     }
 
     fn group(&mut self, g: Group) -> &mut GroupModel {
@@ -235,15 +259,15 @@ impl Model {
 
     /// `Inner.stop_loops()`, or its parent stopping it: out of supervision, in reverse.
     fn inner_stop_from_outside(&mut self) {
-        self.loops[C].stop(true);
-        self.loops[B].stop(true);
+        self.stop_loop(C, true);
+        self.stop_loop(B, true);
     }
 
     /// `Outer.stop_loops()`.
     fn outer_stop_from_outside(&mut self) {
-        self.loops[D].stop(true);
+        self.stop_loop(D, true);
         self.inner_stop_from_outside();
-        self.loops[A].stop(true);
+        self.stop_loop(A, true);
     }
 
     fn outer_maintain(&mut self) {
@@ -264,10 +288,10 @@ impl Model {
     fn outer_reset(&mut self) {
         self.outer.resets += 1;
         // Stop phase, in reverse order; a reset does not take members out of supervision.
-        self.loops[D].stop(false);
-        self.loops[C].stop(false);
-        self.loops[B].stop(false);
-        self.loops[A].stop(false);
+        self.stop_loop(D, false);
+        self.stop_loop(C, false);
+        self.stop_loop(B, false);
+        self.stop_loop(A, false);
         // Restart phase, in declaration order.
         if self.loops[A].supervised {
             self.loops[A].start();
@@ -288,8 +312,8 @@ impl Model {
 
     fn inner_reset(&mut self) {
         self.inner.resets += 1;
-        self.loops[C].stop(false);
-        self.loops[B].stop(false);
+        self.stop_loop(C, false);
+        self.stop_loop(B, false);
         for i in [B, C] {
             if self.loops[i].supervised {
                 self.loops[i].start();
@@ -353,8 +377,12 @@ impl Model {
             }
             Op::Loop(i, LoopOp::Start) => Some(self.loops[i].start()),
             Op::Loop(i, LoopOp::Stop) => {
-                self.loops[i].stop(true);
+                self.stop_loop(i, true);
                 Some(true)
+            }
+            Op::Loop(i, LoopOp::OnStopStops(j)) => {
+                self.loops[i].on_stop_stops = Some(j);
+                None
             }
             Op::Loop(i, LoopOp::Failure) => {
                 // max_failures = 0: every failure exceeds the budget.
@@ -460,6 +488,8 @@ struct Obs {
 trait LoopOps {
     fn start(&self) -> bool;
     fn stop(&self) -> bool;
+    /// A closure that stops this loop, for another loop's hook.
+    fn stopper(&self) -> Box<dyn FnOnce() + Send>;
     fn failure(&self) -> bool;
     fn is_alive(&self) -> bool;
     fn observe(&self, log: &Log) -> LoopObs;
@@ -471,6 +501,12 @@ impl<T: SuperLoop> LoopOps for LoopHandle<T> {
     }
     fn stop(&self) -> bool {
         LoopHandle::stop(self)
+    }
+    fn stopper(&self) -> Box<dyn FnOnce() + Send> {
+        let h = self.clone();
+        Box::new(move || {
+            h.stop();
+        })
     }
     fn failure(&self) -> bool {
         LoopHandle::failure(self)
@@ -499,6 +535,8 @@ struct Rig {
     inner: LoopController,
     loops: Vec<Box<dyn LoopOps>>,
     logs: Vec<Log>,
+    /// Each loop's next `on_stop` action (a hook that stops a loop).
+    actions: Vec<OnStopAction>,
     outer_on_reset: Arc<AtomicU64>,
     inner_on_reset: Arc<AtomicU64>,
 }
@@ -513,10 +551,11 @@ fn controller(name: &str, counter: &Arc<AtomicU64>) -> LoopController {
         })
 }
 
-fn probe() -> (Probe, Log) {
+fn probe() -> (Probe, Log, OnStopAction) {
     let p = Probe::new(CycleMode::SleepUntilStop);
     let log = p.log.clone();
-    (p, log)
+    let action = p.on_stop_action.clone();
+    (p, log, action)
 }
 
 /// Outer `[A, Inner [B, C], D]`, nothing started.
@@ -525,10 +564,10 @@ fn rig() -> Rig {
     let inner_on_reset = Arc::new(AtomicU64::new(0));
     let outer = controller("Outer", &outer_on_reset);
     let inner = controller("Inner", &inner_on_reset);
-    let (pa, la) = probe();
-    let (pb, lb) = probe();
-    let (pc, lc) = probe();
-    let (pd, ld) = probe();
+    let (pa, la, aa) = probe();
+    let (pb, lb, ab) = probe();
+    let (pc, lc, ac) = probe();
+    let (pd, ld, ad) = probe();
     let b = inner.new_loop(LoopB(pb));
     let c = inner.new_loop(LoopC(pc));
     let a = outer.new_loop(LoopA(pa));
@@ -539,6 +578,7 @@ fn rig() -> Rig {
         inner,
         loops: vec![Box::new(a), Box::new(b), Box::new(c), Box::new(d)],
         logs: vec![la, lb, lc, ld],
+        actions: vec![aa, ab, ac, ad],
         outer_on_reset,
         inner_on_reset,
     }
@@ -596,6 +636,10 @@ impl Rig {
             Op::Loop(i, LoopOp::Start) => Some(self.loops[i].start()),
             Op::Loop(i, LoopOp::Stop) => Some(self.loops[i].stop()),
             Op::Loop(i, LoopOp::Failure) => Some(self.loops[i].failure()),
+            Op::Loop(i, LoopOp::OnStopStops(j)) => {
+                *self.actions[i].lock() = Some(self.loops[j].stopper());
+                None
+            }
             Op::Reads => None,
         }
     }
@@ -691,6 +735,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Start)),
         2 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Stop)),
         4 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Failure)),
+        2 => (0..4usize, 0..4usize).prop_map(|(i, j)| Op::Loop(i, LoopOp::OnStopStops(j))),
         1 => Just(Op::Reads),
     ]
 }
@@ -724,6 +769,10 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
     }
 
     prop_assert!(rig.outer.stop(), "final stop()");
+    // Actions never fired hold another loop's handle: drop them.
+    for action in &rig.actions {
+        action.lock().take();
+    }
     prop_assert!(!rig.outer.has_alive_loops());
     prop_assert_eq!(rig.outer.health().supervisor, None);
     prop_assert_eq!(rig.inner.health().supervisor, None, "nested supervisor");

@@ -225,7 +225,12 @@ pub struct Probe {
     pub exited: Arc<Mutex<HashMap<String, bool>>>,
     /// Name of the thread that last ran a thread hook on this value.
     last_thread: String,
+    /// Run by the next `on_stop`, after it has logged (a hook that calls a sibling).
+    pub on_stop_action: OnStopAction,
 }
+
+/// What a probe's next `on_stop` does besides logging, shared with the test that arms it.
+pub type OnStopAction = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;
 
 impl Probe {
     pub fn new(cycle: CycleMode) -> Self {
@@ -237,6 +242,7 @@ impl Probe {
             occupancy: Occupancy::default(),
             exited: Arc::default(),
             last_thread: String::new(),
+            on_stop_action: Arc::default(),
         }
     }
 
@@ -280,6 +286,10 @@ impl Probe {
             format!("WHILE {} WAS STILL RUNNING", self.last_thread)
         };
         self.log.push_detail("on_stop", detail);
+        let action = self.on_stop_action.lock().take();
+        if let Some(action) = action {
+            action();
+        }
         self.maybe_panic("on_stop");
     }
 
