@@ -4,8 +4,9 @@
 //!
 //! Operations: `start`, `stop`, `stop_loops` and `maintain_loops` on either controller; `start`,
 //! `stop` and `failure` on each loop's handle; arming a loop's next `on_stop` to call `stop()`
-//! on a loop (itself, a sibling, or one of the other group: the hook runs on the test thread,
-//! or on a supervisor thread inside a reset, which then must not restart the loop so stopped);
+//! on a loop (itself, a sibling, or one of the other group) or `stop_loops()` on a controller
+//! (the hook runs on the test thread, or on a supervisor thread inside a reset, which then must
+//! not restart the loops so stopped);
 //! and reads (`health`, `has_alive_loops`,
 //! `is_green`, `alive_loops`, `stalled_loops`, `Display`). After each step the test waits until
 //! both controllers have settled — `wait_green` on the outer one, then on the inner one, each
@@ -114,8 +115,16 @@ struct LoopModel {
     on_stop: usize,
     on_thread_start: usize,
     on_thread_stop: usize,
-    /// Its next `on_stop` stops loop `j` (from outside: out of supervision).
-    on_stop_stops: Option<usize>,
+    /// What its next `on_stop` stops (from outside: out of supervision).
+    on_stop_stops: Option<Target>,
+}
+
+/// What an armed `on_stop` stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Loop(usize),
+    /// `stop_loops()` of a group: its loops in dependency order (the last declared first).
+    Group(Group),
 }
 
 impl LoopModel {
@@ -204,6 +213,8 @@ enum LoopOp {
     /// Its next `on_stop` calls `stop()` on loop `j` (itself, a sibling, or a loop of the
     /// other group): from the test thread, or from a supervisor thread in a reset.
     OnStopStops(usize),
+    /// Its next `on_stop` calls `stop_loops()` on a controller (its own, or the other).
+    OnStopStopsGroup(Group),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,8 +238,16 @@ impl Model {
             let before = self.loops[i].on_stop;
             self.loops[i].stop(unsupervise);
             if self.loops[i].on_stop > before {
-                if let Some(j) = self.loops[i].on_stop_stops.take() {
-                    work.push((j, true));
+                // Pushed so that the first to stop is popped first: it stops there and then.
+                match self.loops[i].on_stop_stops.take() {
+                    Some(Target::Loop(j)) => work.push((j, true)),
+                    Some(Target::Group(Group::Outer)) => {
+                        work.extend([(A, true), (B, true), (C, true), (D, true)]);
+                    }
+                    Some(Target::Group(Group::Inner)) => {
+                        work.extend([(B, true), (C, true)]);
+                    }
+                    None => {}
                 }
             }
         }
@@ -381,7 +400,11 @@ impl Model {
                 Some(true)
             }
             Op::Loop(i, LoopOp::OnStopStops(j)) => {
-                self.loops[i].on_stop_stops = Some(j);
+                self.loops[i].on_stop_stops = Some(Target::Loop(j));
+                None
+            }
+            Op::Loop(i, LoopOp::OnStopStopsGroup(g)) => {
+                self.loops[i].on_stop_stops = Some(Target::Group(g));
                 None
             }
             Op::Loop(i, LoopOp::Failure) => {
@@ -640,6 +663,13 @@ impl Rig {
                 *self.actions[i].lock() = Some(self.loops[j].stopper());
                 None
             }
+            Op::Loop(i, LoopOp::OnStopStopsGroup(g)) => {
+                let c = self.controller(g).clone();
+                *self.actions[i].lock() = Some(Box::new(move || {
+                    c.stop_loops();
+                }));
+                None
+            }
             Op::Reads => None,
         }
     }
@@ -736,6 +766,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Stop)),
         4 => (0..4usize).prop_map(|i| Op::Loop(i, LoopOp::Failure)),
         2 => (0..4usize, 0..4usize).prop_map(|(i, j)| Op::Loop(i, LoopOp::OnStopStops(j))),
+        1 => (0..4usize, prop_oneof![Just(Group::Outer), Just(Group::Inner)])
+            .prop_map(|(i, g)| Op::Loop(i, LoopOp::OnStopStopsGroup(g))),
         1 => Just(Op::Reads),
     ]
 }
