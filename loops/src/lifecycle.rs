@@ -202,6 +202,10 @@ impl<K: Kinds> Lifecycle<K> {
         if self.has_factory {
             self.busy = Some((me, Op::Start));
             self.wanted = true;
+            // The factory's value replaces the one an abandoned thread holds, from now on: if
+            // that thread ends while the factory runs, its value is stale (dropped), never a
+            // second value beside the fresh one.
+            self.awaiting = None;
             return Start::Begin(Source::Factory);
         }
         self.wanted = true;

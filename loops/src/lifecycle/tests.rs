@@ -430,6 +430,52 @@ fn a_factory_replaces_the_value_of_an_abandoned_thread_which_then_drops_it() {
     assert_eq!(l.state(false), LoopState::Running);
 }
 
+/// Found by the soak under load (seed 4922492015668665985): an abandoned thread that ended
+/// while the factory made the fresh value handed its own value back too, so the loop held
+/// two, and the next hand-back tripped an assertion on the supervisor thread mid-reset.
+#[test]
+fn an_abandoned_thread_ending_while_the_factory_runs_leaves_one_value() {
+    let mut l = Life::new(None, true);
+    assert_eq!(start(l.start(OTHER)), "begin(factory)");
+    assert_eq!(l.value_made(Some(1)), Ok(1));
+    let AfterStart::Spawn { .. } = l.on_start_done(Outcome::Allowed, 1) else {
+        panic!("spawn")
+    };
+    l.spawned(0, Signal::new(), T0, ());
+    assert!(l.release(OTHER).is_none());
+    let Stop::Signal(t) = l.stop(OTHER, true) else {
+        panic!()
+    };
+    t.go();
+    l.abandon();
+    assert!(l.release(OTHER).is_none());
+    // A start calls the factory; before it returns, the abandoned thread ends.
+    assert_eq!(start(l.start(OTHER)), "begin(factory)");
+    let Finished::OnStopHere(v) = l.thread_finished(0, 1) else {
+        panic!()
+    };
+    assert_eq!(
+        l.thread_done(0, v),
+        Done::Abandoned { stale: Some(1) },
+        "the old value is stale: the factory's replaces it"
+    );
+    assert_eq!(l.value_made(Some(2)), Ok(2));
+    let AfterStart::Spawn { gen, .. } = l.on_start_done(Outcome::Allowed, 2) else {
+        panic!()
+    };
+    l.spawned(gen, Signal::new(), 11, ());
+    assert!(l.release(OTHER).is_none());
+    // Its thread hands the one value back to a stop: nothing else is there.
+    let Stop::Signal(t) = l.stop(OTHER, true) else {
+        panic!()
+    };
+    t.go();
+    assert_eq!(l.thread_finished(gen, 2), Finished::HandedBack);
+    let joined = l.take_ended().expect("ended");
+    l.value_back(joined.handback.expect("the value"));
+    assert_eq!(l.state(false), LoopState::Stopped);
+}
+
 #[test]
 fn a_failed_start_of_a_member_stays_wanted_for_its_retry_but_a_decline_does_not() {
     let mut member = build(At::Stopped);
