@@ -77,6 +77,9 @@ pub(crate) struct Lifecycle<K: Kinds> {
     abandoned: Vec<Gone<K>>,
     /// The abandoned thread that holds the loop's only value, if one does.
     awaiting: Option<u64>,
+    /// The value an abandoned thread handed back while the factory made its replacement:
+    /// stale, for the starter to drop.
+    stale: Option<K::Value>,
     /// Wanted running: started, and not asked to stop since (`is_running`).
     wanted: bool,
     /// Its group should keep it running: set by every start, cleared by a stop from outside
@@ -103,6 +106,7 @@ impl<K: Kinds> Lifecycle<K> {
             run: None,
             abandoned: Vec::new(),
             awaiting: None,
+            stale: None,
             wanted: false,
             supervised: false,
             linked: false,
@@ -202,15 +206,17 @@ impl<K: Kinds> Lifecycle<K> {
         if self.has_factory {
             self.busy = Some((me, Op::Start));
             self.wanted = true;
-            // The factory's value replaces the one an abandoned thread holds, from now on: if
-            // that thread ends while the factory runs, its value is stale (dropped), never a
-            // second value beside the fresh one.
-            self.awaiting = None;
             return Start::Begin(Source::Factory);
         }
         self.wanted = true;
         self.queued = true;
         Start::Queued(Queued::AbandonedThread)
+    }
+
+    /// A value that a fresh one from the factory replaced (see
+    /// [`value_made`](Self::value_made)), to drop with no lock held.
+    pub(crate) fn take_stale(&mut self) -> Option<K::Value> {
+        self.stale.take()
     }
 
     /// The factory made a value (`Some`) or panicked (`None`: a failed start, and whether to
@@ -219,8 +225,13 @@ impl<K: Kinds> Lifecycle<K> {
         match made {
             Some(v) => {
                 // A value still held by an abandoned thread is dropped when it comes back:
-                // this one replaces it.
+                // this one replaces it. If it came back while the factory ran, it is stale
+                // now: [`take_stale`](Self::take_stale) hands it over, to be dropped with no
+                // lock held (never two values).
                 self.awaiting = None;
+                if let Some(old) = self.value.take() {
+                    self.stale = Some(old);
+                }
                 Ok(v)
             }
             None => Err(self.fail_start()),

@@ -311,7 +311,12 @@ impl Runner {
                 }
             }
         };
+        // The old value, if an abandoned thread handed it back while the factory ran.
+        let stale = st.life.take_stale();
         drop(st);
+        if let Some(stale) = stale {
+            trace::drop_caught("the Drop of a loop's value", stale);
+        }
 
         // Outer `Err`: it panicked (a failure); inner `Err`: it declined with an error.
         let answer = catch("on_start", || value.on_start());
