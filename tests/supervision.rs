@@ -285,3 +285,63 @@ fn a_supervisor_that_panics_is_never_silent() {
     assert_eq!(c.health().fault, None);
     assert!(c.stop());
 }
+
+#[test]
+fn each_decision_explains_itself_in_health() {
+    let c = LoopController::new()
+        .named("Explained")
+        .max_restarts(5, Duration::from_secs(60));
+    let leaf = c.new_loop(Leaf);
+    let _steady = c.new_loop(Steady);
+    c.start();
+    c.maintain_loops();
+    assert!(c.wait_green(BOUND));
+    assert_eq!(c.health().last_decision, None, "nothing decided yet");
+    assert!(leaf.failure());
+    eventually("the reset", || c.resets() == 1);
+    assert!(c.wait_green(BOUND), "{}", c.health());
+    let health = c.health();
+    assert_eq!(
+        health.last_decision.as_deref(),
+        Some(
+            "Leaf exceeded its failure budget: resetting Leaf, Steady; restart 1 of at most 5 \
+             within 60s; at once"
+        ),
+        "{health}"
+    );
+    assert!(
+        health.to_string().contains("last decision: Leaf exceeded"),
+        "{health}"
+    );
+    assert_eq!(health.next_restart_in, None, "nothing waits");
+    assert!(c.stop());
+}
+
+#[test]
+fn a_restart_waiting_out_its_backoff_says_when_it_is_due() {
+    let c = LoopController::new()
+        .named("Due")
+        .backoff(Duration::from_millis(300), Duration::from_secs(10));
+    let (value, allow, _asked) = picky();
+    let _refuser = c.new_loop(value);
+    c.start();
+    c.maintain_loops();
+    eventually("a retry waiting out its backoff", || {
+        c.health().next_restart_in.is_some()
+    });
+    let health = c.health();
+    assert!(
+        health.next_restart_in.unwrap() <= Duration::from_millis(300),
+        "{health}"
+    );
+    let decision = health.last_decision.clone().unwrap_or_default();
+    assert!(
+        decision.starts_with("Picky could not be started: restarting Picky alone")
+            && decision.contains("next in 300ms"),
+        "{health}"
+    );
+    allow.send(()).unwrap();
+    assert!(c.wait_green(BOUND), "{}", c.health());
+    assert_eq!(c.health().next_restart_in, None);
+    assert!(c.stop());
+}

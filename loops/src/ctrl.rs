@@ -82,6 +82,10 @@ pub(crate) struct CtrlState {
     /// The supervisor panicked (a bug of the crate): why. The group is not green until a new
     /// supervisor starts or `maintain_loops` brings it back.
     pub(crate) fault: Option<String>,
+    /// The supervisor's last decision, in words.
+    pub(crate) last_decision: Option<String>,
+    /// While a reset waits out its backoff: when it restarts its members.
+    pub(crate) reset_due: Option<Instant>,
     pub(crate) parent: Option<Link>,
 }
 
@@ -143,6 +147,8 @@ impl Ctrl {
                     stops: 0,
                     epoch: 0,
                     fault: None,
+                    last_decision: None,
+                    reset_due: None,
                     parent: None,
                 }),
                 changed: Condvar::new(),
@@ -403,12 +409,19 @@ impl Ctrl {
         let supervisor = st.supervisor.as_ref().map(|s| s.name.to_string());
         let fault = st.fault.clone();
         let now = Instant::now();
-        let retrying = st
+        let retrying: Vec<(usize, Option<Duration>)> = st
             .supervision
             .waiting()
             .into_iter()
             .map(|(index, due)| (index, due.map(|d| d.saturating_duration_since(now))))
             .collect();
+        let next_restart_in = st
+            .reset_due
+            .map(|d| d.saturating_duration_since(now))
+            .into_iter()
+            .chain(retrying.iter().filter_map(|(_, due)| *due))
+            .min();
+        let last_decision = st.last_decision.clone();
         drop(st);
         GroupHealth {
             name: self.name().to_string(),
@@ -417,6 +430,8 @@ impl Ctrl {
             failed,
             restoring,
             retrying,
+            next_restart_in,
+            last_decision,
             fault,
             resets,
             backoff,

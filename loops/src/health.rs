@@ -110,6 +110,13 @@ pub struct GroupHealth {
     /// each with how long until it is due (`None`: never, a backoff past the end of time).
     /// `Display` shows such a member as `retrying`.
     pub retrying: Vec<(usize, Option<Duration>)>,
+    /// While a reset or a member's restart waits out its backoff: how long until the next is
+    /// due.
+    pub next_restart_in: Option<Duration>,
+    /// The supervisor's last decision, in words with the numbers behind it: "ApiFeed exceeded
+    /// its failure budget: resetting ApiFeed, Process; restart 3 of at most 5 within 60s; next
+    /// in 40ms". Also logged at `info` as `Decision: …`.
+    pub last_decision: Option<String>,
     /// The supervisor thread panicked (a bug of the crate, reported rather than hidden): the
     /// message. The green light stays off until the controller is started again or
     /// `maintain_loops` brings it back; `Display` shows the group as `faulted`.
@@ -194,6 +201,12 @@ impl fmt::Display for GroupHealth {
         )?;
         if let Some(fault) = &self.fault {
             writeln!(f, "supervisor fault: {fault}")?;
+        }
+        if let Some(decision) = &self.last_decision {
+            writeln!(f, "last decision: {decision}")?;
+        }
+        if let Some(next) = self.next_restart_in {
+            writeln!(f, "next restart in {next:?}")?;
         }
         writeln!(
             f,

@@ -383,5 +383,55 @@ impl Supervision {
     }
 }
 
+/// The decision in words, with the numbers behind it, for the log and
+/// [`GroupHealth::last_decision`](crate::GroupHealth::last_decision): `cause` says what
+/// happened ("ApiFeed exceeded its failure budget"), `names` are the members' names. `None`
+/// for an event that decides nothing worth telling (a stale one, an unknown member).
+pub(crate) fn explain(decision: &Decision, cause: &str, names: &[String]) -> Option<String> {
+    let name = |i: usize| names.get(i).map_or("?", String::as_str);
+    let when = |delay: Duration| {
+        if delay.is_zero() {
+            "at once".to_owned()
+        } else {
+            format!("next in {delay:?}")
+        }
+    };
+    Some(match decision {
+        Decision::Reset(r) => {
+            let set: Vec<&str> = r.set.iter().map(|&i| name(i)).collect();
+            let limit = match r.within_window {
+                Some((n, max, window)) => format!("restart {n} of at most {max} within {window:?}"),
+                None => "no restart limit".to_owned(),
+            };
+            format!(
+                "{cause}: resetting {}; {limit}; {}",
+                set.join(", "),
+                when(r.delay)
+            )
+        }
+        Decision::GiveUp { max, window } => format!(
+            "{cause}: more than {max} restarts within {window:?}; giving up, every member stopped"
+        ),
+        Decision::RestartNow(r) | Decision::RestartLater(r) => {
+            let counted = match r.why {
+                Alone::Ended(_) => "not counted against the restart limit",
+                Alone::StartFailed => "counted against the restart limit",
+            };
+            format!(
+                "{cause}: restarting {} alone ({counted}); {}",
+                name(r.index),
+                when(r.delay)
+            )
+        }
+        Decision::Nothing(Skip::NoMemberForTask) => {
+            format!("{cause}: one_for_one restarts no member for a task")
+        }
+        Decision::Nothing(Skip::GaveUp) => {
+            format!("{cause}: the group has given up; nothing restarted")
+        }
+        Decision::Nothing(Skip::Stale | Skip::UnknownMember) => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests;

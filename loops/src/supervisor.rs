@@ -21,7 +21,7 @@ use crate::sync::Lock;
 use crate::ctrl::{Ctrl, Supervisor};
 use crate::event::GroupEvent;
 use crate::health::StopReport;
-use crate::policy::{Alone, Decision, Reset, Restart, Skip};
+use crate::policy::{explain, Alone, Decision, Reset, Restart, Skip};
 use crate::spawn::{self, Kind};
 use crate::trace::{catch, debug, error, info, warn, Scope};
 use crate::Signal;
@@ -166,14 +166,16 @@ impl Ctrl {
         let members = self.members();
         let policy = self.settings.lock().policy;
         let now = Instant::now();
-        let (decision, trigger) = match event {
+        let (decision, trigger, cause) = match event {
             GroupEvent::Exceeded { index, epoch } => {
                 let facts = Ctrl::facts(&members);
                 let decision = self
                     .lock_state()
                     .supervision
                     .member_exceeded(&policy, &facts, index, epoch, now);
-                (decision, self.member_name(index))
+                let member = self.member_name(index);
+                let cause = format!("{member} exceeded its failure budget");
+                (decision, member, cause)
             }
             GroupEvent::TaskFailed { task, count } => {
                 warn!(thread = %name, task = %task, count, "A task failed");
@@ -182,23 +184,41 @@ impl Ctrl {
                     .lock_state()
                     .supervision
                     .exceeded(&policy, &facts, None, now);
-                (decision, "a task".to_owned())
+                let cause = if count > 1 {
+                    format!("task {task} and {} more failed", count - 1)
+                } else {
+                    format!("task {task} failed")
+                };
+                (decision, "a task".to_owned(), cause)
             }
             GroupEvent::Ended { index, gen } => {
                 let decision = self
                     .lock_state()
                     .supervision
                     .ended(&policy, index, gen, now);
-                (decision, self.member_name(index))
+                let member = self.member_name(index);
+                let cause = format!("{member}'s thread ended with nobody stopping it");
+                (decision, member, cause)
             }
             GroupEvent::StartFailed { index } => {
                 let decision = self
                     .lock_state()
                     .supervision
                     .start_failed(&policy, index, now);
-                (decision, self.member_name(index))
+                let member = self.member_name(index);
+                let cause = format!("{member} could not be started");
+                (decision, member, cause)
             }
         };
+        // The decision in words, kept for `health()` and logged with its numbers.
+        let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
+        if let Some(text) = explain(&decision, &cause, &names) {
+            {
+                let mut st = self.lock_state();
+                st.last_decision = Some(text.clone());
+            }
+            info!(thread = %name, "Decision: {text}");
+        }
         match decision {
             Decision::Nothing(Skip::NoMemberForTask) => {
                 info!(thread = %name, "A task failed; one_for_one restarts no member for it");
@@ -306,7 +326,10 @@ impl Ctrl {
 
         let cut_short = !reset.delay.is_zero() && {
             info!(thread = %name, delay = ?reset.delay, "Backing off before restarting");
-            shutdown.wait_timeout(reset.delay)
+            self.lock_state().reset_due = Instant::now().checked_add(reset.delay);
+            let cut = shutdown.wait_timeout(reset.delay);
+            self.lock_state().reset_due = None;
+            cut
         };
         if !cut_short {
             if let Some(on_reset) = &on_reset {

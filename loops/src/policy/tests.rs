@@ -451,3 +451,40 @@ fn a_due_restart_keeps_the_member_waiting_until_it_is_carried_out() {
     assert!(s.take_deferred().is_empty());
     assert!(!s.restoring());
 }
+
+#[test]
+fn decisions_explain_themselves_with_their_numbers() {
+    let c = Clock::new();
+    let names: Vec<String> = ["ApiFeed", "Process"].map(String::from).to_vec();
+    let p = Policy {
+        max_restarts: Some((5, 60_000 * MS)),
+        ..policy(Strategy::OneForAll)
+    };
+    let m = facts(&[(true, true), (true, true)]);
+    let mut s = Supervision::default();
+    let d = s.exceeded(&p, &m, Some(0), c.at(0));
+    assert_eq!(
+        explain(&d, "ApiFeed exceeded its failure budget", &names).unwrap(),
+        "ApiFeed exceeded its failure budget: resetting ApiFeed, Process; restart 1 of at most \
+         5 within 60s; at once"
+    );
+    s.reset_done(c.at(0));
+    let d = s.exceeded(&p, &m, Some(1), c.at(1));
+    assert!(explain(&d, "x", &names)
+        .unwrap()
+        .ends_with("restart 2 of at most 5 within 60s; next in 10ms"));
+    let d = s.ended(&p, 1, 0, c.at(2));
+    assert_eq!(
+        explain(&d, "Process's thread ended", &names).unwrap(),
+        "Process's thread ended: restarting Process alone (not counted against the restart \
+         limit); at once"
+    );
+    let d = Decision::GiveUp {
+        max: 5,
+        window: 60_000 * MS,
+    };
+    assert!(explain(&d, "x", &names)
+        .unwrap()
+        .contains("more than 5 restarts within 60s"));
+    assert_eq!(explain(&Decision::Nothing(Skip::Stale), "x", &names), None);
+}
