@@ -6,7 +6,9 @@
 //! `stop` and `failure` on each loop's handle; arming a loop's next `on_stop` to call `stop()`
 //! on a loop (itself, a sibling, or one of the other group) or `stop_loops()` on a controller
 //! (the hook runs on the test thread, or on a supervisor thread inside a reset, which then must
-//! not restart the loops so stopped);
+//! not restart the loops so stopped); arming a loop's next thread to register a stop-token
+//! callback that stops a loop (run by whatever thread stops it: the test thread, or a
+//! supervisor in a reset);
 //! and reads (`health`, `has_alive_loops`,
 //! `is_green`, `alive_loops`, `stalled_loops`, `Display`). After each step the test waits until
 //! both controllers have settled — `wait_green` on the outer one, then on the inner one, each
@@ -117,6 +119,11 @@ struct LoopModel {
     on_thread_stop: usize,
     /// What its next `on_stop` stops (from outside: out of supervision).
     on_stop_stops: Option<Target>,
+    /// A stop-token callback for its next thread to register, and the one its live thread
+    /// registered; threads that registered one so far.
+    token_pending: Option<usize>,
+    token_live: Option<usize>,
+    armed: usize,
 }
 
 /// What an armed `on_stop` stops.
@@ -138,6 +145,11 @@ impl LoopModel {
         self.live = true;
         self.gens += 1;
         self.on_thread_start += 1;
+        // Its first cycle registers the callback waiting for it.
+        self.token_live = self.token_pending.take();
+        if self.token_live.is_some() {
+            self.armed += 1;
+        }
         true
     }
 
@@ -215,6 +227,9 @@ enum LoopOp {
     OnStopStops(usize),
     /// Its next `on_stop` calls `stop_loops()` on a controller (its own, or the other).
     OnStopStopsGroup(Group),
+    /// Its next thread registers, in its first cycle, a `then` callback on its stop token that
+    /// calls `stop()` on loop `j`: run by whatever thread stops it (a supervisor in a reset).
+    TokenStops(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +251,12 @@ impl Model {
         let mut work = vec![(i, unsupervise)];
         while let Some((i, unsupervise)) = work.pop() {
             let before = self.loops[i].on_stop;
+            // Its stop token goes on first: the callback its thread registered runs then.
+            if self.loops[i].live {
+                if let Some(j) = self.loops[i].token_live.take() {
+                    work.push((j, true));
+                }
+            }
             self.loops[i].stop(unsupervise);
             if self.loops[i].on_stop > before {
                 // Pushed so that the first to stop is popped first: it stops there and then.
@@ -407,6 +428,10 @@ impl Model {
                 self.loops[i].on_stop_stops = Some(Target::Group(g));
                 None
             }
+            Op::Loop(i, LoopOp::TokenStops(j)) => {
+                self.loops[i].token_pending = Some(j);
+                None
+            }
             Op::Loop(i, LoopOp::Failure) => {
                 // max_failures = 0: every failure exceeds the budget.
                 let group = self.group(group_of(i));
@@ -558,8 +583,10 @@ struct Rig {
     inner: LoopController,
     loops: Vec<Box<dyn LoopOps>>,
     logs: Vec<Log>,
-    /// Each loop's next `on_stop` action (a hook that stops a loop).
+    /// Each loop's next `on_stop` action (a hook that stops a loop), and the stop-token
+    /// callback its next thread registers.
     actions: Vec<OnStopAction>,
+    tokens: Vec<OnStopAction>,
     outer_on_reset: Arc<AtomicU64>,
     inner_on_reset: Arc<AtomicU64>,
 }
@@ -574,11 +601,12 @@ fn controller(name: &str, counter: &Arc<AtomicU64>) -> LoopController {
         })
 }
 
-fn probe() -> (Probe, Log, OnStopAction) {
+fn probe() -> (Probe, Log, OnStopAction, OnStopAction) {
     let p = Probe::new(CycleMode::SleepUntilStop);
     let log = p.log.clone();
     let action = p.on_stop_action.clone();
-    (p, log, action)
+    let token = p.token_action.clone();
+    (p, log, action, token)
 }
 
 /// Outer `[A, Inner [B, C], D]`, nothing started.
@@ -587,10 +615,10 @@ fn rig() -> Rig {
     let inner_on_reset = Arc::new(AtomicU64::new(0));
     let outer = controller("Outer", &outer_on_reset);
     let inner = controller("Inner", &inner_on_reset);
-    let (pa, la, aa) = probe();
-    let (pb, lb, ab) = probe();
-    let (pc, lc, ac) = probe();
-    let (pd, ld, ad) = probe();
+    let (pa, la, aa, ta) = probe();
+    let (pb, lb, ab, tb) = probe();
+    let (pc, lc, ac, tc) = probe();
+    let (pd, ld, ad, td) = probe();
     let b = inner.new_loop(LoopB(pb));
     let c = inner.new_loop(LoopC(pc));
     let a = outer.new_loop(LoopA(pa));
@@ -602,6 +630,7 @@ fn rig() -> Rig {
         loops: vec![Box::new(a), Box::new(b), Box::new(c), Box::new(d)],
         logs: vec![la, lb, lc, ld],
         actions: vec![aa, ab, ac, ad],
+        tokens: vec![ta, tb, tc, td],
         outer_on_reset,
         inner_on_reset,
     }
@@ -661,6 +690,10 @@ impl Rig {
             Op::Loop(i, LoopOp::Failure) => Some(self.loops[i].failure()),
             Op::Loop(i, LoopOp::OnStopStops(j)) => {
                 *self.actions[i].lock() = Some(self.loops[j].stopper());
+                None
+            }
+            Op::Loop(i, LoopOp::TokenStops(j)) => {
+                *self.tokens[i].lock() = Some(self.loops[j].stopper());
                 None
             }
             Op::Loop(i, LoopOp::OnStopStopsGroup(g)) => {
@@ -744,6 +777,20 @@ impl Rig {
                 &format!("{what}: {n}× on_thread_start of {}", NAMES[i]),
                 |ev| ev.iter().filter(|e| e.hook == "on_thread_start").count() >= n,
             );
+            // Every thread started has begun its first cycle (where it registers the
+            // stop-token callback armed for it): what is armed next is for the next thread.
+            let gens = usize::try_from(m.loops[i].gens).unwrap();
+            log.wait_until(&format!("{what}: {gens}× cycle of {}", NAMES[i]), |ev| {
+                ev.iter().filter(|e| e.hook == "cycle").count() >= gens
+            });
+            let armed = m.loops[i].armed;
+            prop_assert_eq!(
+                log.count("armed"),
+                armed,
+                "{}: stop-token callbacks registered by {}",
+                what,
+                NAMES[i]
+            );
         }
         Ok(())
     }
@@ -768,6 +815,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..4usize, 0..4usize).prop_map(|(i, j)| Op::Loop(i, LoopOp::OnStopStops(j))),
         1 => (0..4usize, prop_oneof![Just(Group::Outer), Just(Group::Inner)])
             .prop_map(|(i, g)| Op::Loop(i, LoopOp::OnStopStopsGroup(g))),
+        2 => (0..4usize, 0..4usize).prop_map(|(i, j)| Op::Loop(i, LoopOp::TokenStops(j))),
         1 => Just(Op::Reads),
     ]
 }
@@ -802,7 +850,7 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
 
     prop_assert!(rig.outer.stop(), "final stop()");
     // Actions never fired hold another loop's handle: drop them.
-    for action in &rig.actions {
+    for action in rig.actions.iter().chain(&rig.tokens) {
         action.lock().take();
     }
     prop_assert!(!rig.outer.has_alive_loops());

@@ -227,6 +227,9 @@ pub struct Probe {
     last_thread: String,
     /// Run by the next `on_stop`, after it has logged (a hook that calls a sibling).
     pub on_stop_action: OnStopAction,
+    /// Registered by the next cycle as a `then` callback on its stop token (logged as
+    /// `armed`): it runs on whatever thread stops the loop.
+    pub token_action: OnStopAction,
 }
 
 /// What a probe's next `on_stop` does besides logging, shared with the test that arms it.
@@ -243,6 +246,7 @@ impl Probe {
             exited: Arc::default(),
             last_thread: String::new(),
             on_stop_action: Arc::default(),
+            token_action: Arc::default(),
         }
     }
 
@@ -308,6 +312,11 @@ impl Probe {
 
     pub fn cycle(&mut self, ctx: &Ctx) -> Result<(), String> {
         let _inside = self.occupancy.enter();
+        let armed = self.token_action.lock().take();
+        if let Some(action) = armed {
+            ctx.stopping().then(action);
+            self.log.push("armed");
+        }
         if matches!(self.cycle, CycleMode::Tick) {
             ctx.sleep(Duration::from_millis(1));
             return Ok(());
