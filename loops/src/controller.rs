@@ -111,7 +111,7 @@ impl LoopController {
 
     /// Backoff between resets that follow each other: the first reset after a quiet spell
     /// (no reset for `max`) is immediate, the next waits `min`, then twice as long each time,
-    /// up to `max`. Default: [`DEFAULT_BACKOFF`], 10 ms up to 5 s.
+    /// up to `max`. Default: [`DEFAULT_BACKOFF`](crate::DEFAULT_BACKOFF), 10 ms up to 5 s.
     ///
     /// A member restarted alone because its thread ended (a panic, `ctx.stop()`) backs off
     /// on the same schedule, counted per member: a member whose thread ends as soon as it

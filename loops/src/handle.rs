@@ -31,7 +31,7 @@ use crate::{LoopConfig, LoopStatus, SuperLoop};
 /// - **Panics are failures.** A panic in any hook or in `cycle` is caught, logged with its
 ///   message and counted as one failure. In `on_start` it means not started; in
 ///   `on_thread_start`, no cycle runs; in `cycle`, the thread's run ends (after
-///   `on_thread_stop`) and the loop is left [`Failed`](LoopState::Failed) until someone starts
+///   `on_thread_stop`) and the loop is left [`Failed`](crate::LoopState::Failed) until someone starts
 ///   it (a supervising group does so at once).
 /// - **Grace, then abandonment.** Rust cannot kill a thread. [`stop`](Self::stop) waits up to
 ///   the grace; a thread still running then is *abandoned*: it never begins another cycle, and
@@ -231,7 +231,7 @@ impl LoopOwner {
 }
 
 /// `value.into_loop()`: wraps a [`SuperLoop`] in a [`LoopHandle`]. Implemented for every
-/// `SuperLoop`, and in the [`prelude`].
+/// `SuperLoop`, and in the [`prelude`](crate::prelude).
 ///
 /// It is a trait of its own, not a method of `SuperLoop`, so that a type that is not `Send`
 /// gets one error, at its `#[superloop]` impl, rather than another at every `into_loop()`.
