@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::*;
 use superloops::channel::{unbounded, Receiver};
 use superloops::prelude::*;
+use superloops::testing::ManualClock;
 use superloops::MemberHealth;
 
 /// Sleeps in every cycle until stopped; its `on_start` fails until it is allowed (a message
@@ -344,4 +345,98 @@ fn a_restart_waiting_out_its_backoff_says_when_it_is_due() {
     assert!(c.wait_green(BOUND), "{}", c.health());
     assert_eq!(c.health().next_restart_in, None);
     assert!(c.stop());
+}
+
+/// Fails the member once, then lets the test clock run until the group is green again (or
+/// has given up): each backoff wait is one advance of the clock, never a real wait.
+fn fail_and_settle(c: &LoopController, leaf: &LoopHandle<Leaf>, clock: &ManualClock) {
+    assert!(leaf.failure());
+    let deadline = std::time::Instant::now() + BOUND;
+    loop {
+        let health = c.health();
+        if health.failed {
+            return;
+        }
+        if let Some(due) = health.next_restart_in {
+            clock.advance(due);
+        }
+        if c.wait_green(Duration::from_millis(5)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never settled:\n{health}"
+        );
+    }
+}
+
+#[test]
+fn with_a_test_clock_five_crashes_in_a_minute_give_up_in_milliseconds() {
+    let clock = ManualClock::new();
+    let c = LoopController::new()
+        .named("Clocked")
+        .clock(clock.clone())
+        .max_restarts(5, Duration::from_secs(60))
+        .backoff(Duration::from_secs(1), Duration::from_secs(30));
+    let leaf = c.new_loop(Leaf);
+    c.start();
+    c.maintain_loops();
+    assert!(c.wait_green(BOUND));
+    let began = std::time::Instant::now();
+    for n in 1..=5 {
+        fail_and_settle(&c, &leaf, &clock);
+        assert!(!c.health().failed, "gave up after {n} resets");
+        assert_eq!(c.resets(), n);
+    }
+    // Backoffs of 1 + 2 + 4 + 8 s passed on the test clock, well inside its minute.
+    assert_eq!(clock.elapsed(), Duration::from_secs(15));
+    fail_and_settle(&c, &leaf, &clock);
+    assert!(c.health().failed, "the sixth within the minute gives up");
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "a minute of supervision took {:?} of real time",
+        began.elapsed()
+    );
+    assert!(c.stop());
+
+    // The same settings, with the crashes a minute apart: never gives up.
+    let clock = ManualClock::new();
+    let c = LoopController::new()
+        .named("Spaced")
+        .clock(clock.clone())
+        .max_restarts(5, Duration::from_secs(60))
+        .backoff(Duration::from_secs(1), Duration::from_secs(30));
+    let leaf = c.new_loop(Leaf);
+    c.start();
+    c.maintain_loops();
+    assert!(c.wait_green(BOUND));
+    for _ in 0..8 {
+        clock.advance(Duration::from_secs(61));
+        fail_and_settle(&c, &leaf, &clock);
+        assert!(!c.health().failed, "{}", c.health());
+    }
+    assert_eq!(c.resets(), 8);
+    assert!(c.stop());
+}
+
+struct Windowed;
+
+#[superloop(grace = "20s", max_failures = 1, within = "60s")]
+impl Windowed {
+    fn cycle(&mut self, ctx: &Ctx) {
+        ctx.sleep(Duration::from_secs(3600));
+    }
+}
+
+#[test]
+fn a_loops_failure_window_follows_its_controllers_test_clock() {
+    let clock = ManualClock::new();
+    let c = LoopController::new().clock(clock.clone());
+    let w = c.new_loop(Windowed);
+    assert!(!w.failure(), "1 of 1");
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(w.failures(), 0, "the first left the window");
+    assert!(!w.failure(), "1 of 1 again");
+    clock.advance(Duration::from_secs(30));
+    assert!(w.failure(), "2 within 60 s of the test clock: exceeded");
 }

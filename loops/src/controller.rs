@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::clock::{Clock, ManualClock};
 use crate::ctrl::Ctrl;
 use crate::event::Link;
 use crate::health::{GroupHealth, MemberHealth, StopReport};
@@ -119,6 +120,19 @@ impl LoopController {
     /// goes on handling the other members' events meanwhile.
     pub fn backoff(self, min: Duration, max: Duration) -> Self {
         self.ctrl().settings.lock().policy.backoff = (min, max.max(min));
+        self
+    }
+
+    /// Runs this controller's supervision on a test's [`ManualClock`]: its backoff waits
+    /// (of resets and of lone restarts), its restart-intensity window and the failure `within`
+    /// windows of its loops follow the clock, which stands still until advanced, so that a
+    /// test of restart settings runs in milliseconds. Grace waits, thread joins,
+    /// `cycle_timeout` and [`Signal::after`] stay on real time. Set it before the controller
+    /// starts.
+    pub fn clock(self, clock: ManualClock) -> Self {
+        let clock = Clock::manual(clock);
+        self.ctrl().mailbox.set_clock(clock.clone());
+        self.ctrl().settings.lock().clock = clock;
         self
     }
 

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{Condvar, Guard, Lock};
 
+use crate::clock::Clock;
 use crate::event::{Link, Mailbox};
 use crate::health::{GroupHealth, StopReport};
 use crate::member::Member;
@@ -42,6 +43,8 @@ pub(crate) struct Settings {
     pub(crate) task_grace: Duration,
     /// Stop every member at once instead of in dependency order.
     pub(crate) stop_all_at_once: bool,
+    /// The clock its supervision reads (real, or a test's).
+    pub(crate) clock: Clock,
 }
 
 /// A controller's core, shared by its handles, its supervisor thread and its parent group.
@@ -127,6 +130,7 @@ impl Ctrl {
                     on_reset: None,
                     task_grace: Duration::from_secs(5),
                     stop_all_at_once: false,
+                    clock: Clock::default(),
                 }),
                 members: Lock::new(Vec::new()),
                 tasks: Tasks::new(TaskLine {
@@ -401,6 +405,8 @@ impl Ctrl {
     }
 
     pub(crate) fn health(&self) -> GroupHealth {
+        // Read before the state lock: each lock of a controller is taken alone.
+        let now = self.settings.lock().clock.now();
         let st = self.state.lock();
         let green = self.settled(&st);
         let failed = st.supervision.gave_up();
@@ -408,7 +414,6 @@ impl Ctrl {
         let (resets, backoff) = (st.resets, st.supervision.reset_backoff());
         let supervisor = st.supervisor.as_ref().map(|s| s.name.to_string());
         let fault = st.fault.clone();
-        let now = Instant::now();
         let retrying: Vec<(usize, Option<Duration>)> = st
             .supervision
             .waiting()

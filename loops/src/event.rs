@@ -2,7 +2,8 @@
 //!
 //! The ground floor of supervision: loops, tasks and nested groups send through a [`Link`];
 //! the supervisor thread of their controller takes from the [`Mailbox`]. This file imports
-//! nothing from the crate.
+//! only [`sync`](crate::sync) and [`clock`](crate::clock) (the mailbox carries the
+//! controller's clock, which its members' failure windows read).
 //!
 //! The mailbox is bounded by construction: an event that says again what one still queued
 //! says is merged into it (a member that fails 50 times before the supervisor gets to it
@@ -13,9 +14,12 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
-use crate::sync::Lock;
 use crossbeam_channel::{Receiver, Sender};
+
+use crate::clock::Clock;
+use crate::sync::Lock;
 
 /// A member's report to its supervisor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +49,8 @@ struct Inbox {
 /// A controller's queue of member events, and the bell that wakes its supervisor.
 pub(crate) struct Mailbox {
     inbox: Lock<Inbox>,
+    /// The controller's clock, which its members' failure windows read too.
+    clock: Lock<Clock>,
     /// Holds at most one ring: the supervisor empties the inbox on each.
     bell_tx: Sender<()>,
     bell_rx: Receiver<()>,
@@ -55,6 +61,7 @@ impl Mailbox {
     pub(crate) fn new() -> Arc<Mailbox> {
         let (bell_tx, bell_rx) = crossbeam_channel::bounded(1);
         Arc::new(Mailbox {
+            clock: Lock::new(Clock::default()),
             inbox: Lock::new(Inbox {
                 open: true,
                 queue: VecDeque::new(),
@@ -123,6 +130,11 @@ impl Mailbox {
         inbox.queue.len() != before
     }
 
+    /// The controller's clock, for its members too.
+    pub(crate) fn set_clock(&self, clock: Clock) {
+        *self.clock.lock() = clock;
+    }
+
     /// Events sent and not yet handled.
     pub(crate) fn pending(&self) -> usize {
         let inbox = self.inbox.lock();
@@ -189,6 +201,11 @@ impl Link {
     /// The line of member `index` to `mailbox`.
     pub(crate) fn new(mailbox: Arc<Mailbox>, index: usize) -> Link {
         Link { mailbox, index }
+    }
+
+    /// The time by the controller's clock (real, or a test's).
+    pub(crate) fn now(&self) -> Instant {
+        self.mailbox.clock.lock().now()
     }
 
     /// Sends `event` (see [`Mailbox::send`]).

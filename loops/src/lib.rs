@@ -144,6 +144,8 @@
 // Ground floor: no import of the crate's own but `sync` (the counted locks).
 mod sync; // the crate's locks, counted: no user code or event under one
 
+mod clock; // the real clock, or a test's ManualClock
+
 mod config;
 
 mod error;
@@ -230,6 +232,11 @@ pub use superloops_macros::loop_group;
 
 /// Re-export of [`crossbeam_channel`]: the channels [`Ctx::recv`] waits on.
 pub use crossbeam_channel as channel;
+
+/// Helpers for testing code that uses superloops.
+pub mod testing {
+    pub use crate::clock::ManualClock;
+}
 
 /// Everything a loop author needs: `use superloops::prelude::*;`.
 pub mod prelude {

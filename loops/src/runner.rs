@@ -559,7 +559,8 @@ impl Runner {
 
     pub(crate) fn failures(&self) -> u32 {
         let mut st = self.lock();
-        st.books.budget.current(&self.config, Instant::now())
+        let now = st.link.as_ref().map_or_else(Instant::now, Link::now);
+        st.books.budget.current(&self.config, now)
     }
 
     pub(crate) fn thread_name(&self) -> Option<String> {

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use crate::sync::Lock;
 
+use crate::clock::Clock;
 use crate::ctrl::{Ctrl, Supervisor};
 use crate::event::GroupEvent;
 use crate::health::StopReport;
@@ -79,14 +80,18 @@ impl Ctrl {
     /// must not take the message meant for the other.
     fn supervise(self: &Arc<Self>, name: &Arc<str>, shutdown: &Signal) {
         let _scope = Scope::enter(|| tracing::info_span!("supervisor", thread = %name));
+        let clock = self.clock();
+        // A test's clock rings on every advance; the real one never (its deadlines are timers).
+        let ticks = clock.ticks();
         'events: loop {
             let due = self.lock_state().supervision.next_due();
             // A timer only while a restart waits out its backoff: an idle supervisor sleeps.
-            let timer = due.map_or_else(crossbeam_channel::never, crossbeam_channel::at);
+            let timer = clock.timer(due);
             crossbeam_channel::select_biased! {
                 recv(shutdown.receiver()) -> _ => break,
                 recv(self.mailbox.bell()) -> _ => {}
                 recv(timer) -> _ => {}
+                recv(ticks) -> _ => {}
             }
             while let Some(event) = self.mailbox.take() {
                 if shutdown.is_go() {
@@ -99,7 +104,7 @@ impl Ctrl {
                 self.mailbox.handled();
                 self.notify();
             }
-            let now = Instant::now();
+            let now = clock.now();
             let due = self.lock_state().supervision.due(now);
             for restart in due {
                 if shutdown.is_go() {
@@ -156,6 +161,11 @@ impl Ctrl {
         self.changed.notify_all();
     }
 
+    /// The clock the supervision reads (real, or a test's).
+    fn clock(&self) -> Clock {
+        self.settings.lock().clock.clone()
+    }
+
     /// Wakes `wait_green` callers (the green light or the mailbox changed).
     fn notify(&self) {
         let _st = self.lock_state();
@@ -164,8 +174,10 @@ impl Ctrl {
 
     fn handle(self: &Arc<Self>, event: GroupEvent, name: &Arc<str>, shutdown: &Signal) {
         let members = self.members();
-        let policy = self.settings.lock().policy;
-        let now = Instant::now();
+        let (policy, now) = {
+            let settings = self.settings.lock();
+            (settings.policy, settings.clock.now())
+        };
         let (decision, trigger, cause) = match event {
             GroupEvent::Exceeded { index, epoch } => {
                 let facts = Ctrl::facts(&members);
@@ -268,9 +280,8 @@ impl Ctrl {
             member.filter(|_| !self.lock_state().supervision.gave_up() && !shutdown.is_go())
         else {
             // Nothing to do; the restart is no longer in progress.
-            self.lock_state()
-                .supervision
-                .restarted_alone(restart, Instant::now());
+            let now = self.clock().now();
+            self.lock_state().supervision.restarted_alone(restart, now);
             return;
         };
         let claimed = self.claim();
@@ -282,9 +293,8 @@ impl Ctrl {
         if claimed {
             self.release();
         }
-        self.lock_state()
-            .supervision
-            .restarted_alone(restart, Instant::now());
+        let now = self.clock().now();
+        self.lock_state().supervision.restarted_alone(restart, now);
         if restarted {
             let what = match restart.why {
                 Alone::Ended(_) => "Restarted a member whose thread ended",
@@ -326,8 +336,9 @@ impl Ctrl {
 
         let cut_short = !reset.delay.is_zero() && {
             info!(thread = %name, delay = ?reset.delay, "Backing off before restarting");
-            self.lock_state().reset_due = Instant::now().checked_add(reset.delay);
-            let cut = shutdown.wait_timeout(reset.delay);
+            let clock = self.clock();
+            self.lock_state().reset_due = clock.now().checked_add(reset.delay);
+            let cut = clock.sleep(reset.delay, shutdown.receiver());
             self.lock_state().reset_due = None;
             cut
         };
@@ -353,9 +364,10 @@ impl Ctrl {
                 self.release();
             }
         }
+        let now = self.clock().now();
         let mut st = self.lock_state();
         st.resetting = false;
-        st.supervision.reset_done(Instant::now());
+        st.supervision.reset_done(now);
         self.changed.notify_all();
     }
 

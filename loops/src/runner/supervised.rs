@@ -30,7 +30,9 @@ impl Runner {
         if let Some(e) = &error {
             st.books.last_error = Some(e.message().to_owned());
         }
-        let (n, exceeded) = st.books.budget.record(&self.config, Instant::now());
+        // The group's clock (a test's, maybe) when it has one.
+        let now = st.link.as_ref().map_or_else(Instant::now, Link::now);
+        let (n, exceeded) = st.books.budget.record(&self.config, now);
         st.books.total_failures += 1;
         let name = st.books.display_name(&self.config);
         // With `stop_on_failure`, which thread stops is decided here, under the same lock as
