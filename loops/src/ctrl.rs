@@ -28,7 +28,7 @@ use crate::health::{GroupHealth, StopReport};
 use crate::member::Member;
 use crate::policy::{Facts, Policy, Supervision};
 use crate::tasks::{TaskLine, Tasks};
-use crate::trace::error;
+use crate::trace::{debug, error};
 use crate::waits;
 use crate::Signal;
 
@@ -382,7 +382,16 @@ impl Ctrl {
         let waiting = match st.supervisor.as_ref().map(|s| s.thread.thread().id()) {
             Some(sup) => match waits::for_thread(sup) {
                 Ok(w) => Some(w),
-                Err(_) => return self.settled(&st),
+                Err(_) => {
+                    let settled = self.settled(&st);
+                    drop(st);
+                    debug!(
+                        group = %self.name(),
+                        settled,
+                        "wait_green answers at once: the supervisor waits, through others, for this thread"
+                    );
+                    return settled;
+                }
             },
             None => None,
         };

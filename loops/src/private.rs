@@ -185,3 +185,9 @@ pub use std::string::String;
 pub use crate::spawn::fail_next as fail_next_spawns;
 pub use crate::supervisor::fail_supervisor_steps;
 pub use crate::sync::under_lock;
+
+/// The crate's registered waits now, one line each (which thread waits for which thread or
+/// busy flag): for a test's failure message when a group never settles.
+pub fn wait_graph() -> String {
+    crate::waits::describe()
+}

@@ -28,6 +28,8 @@
 //!
 //! This file imports nothing from the crate.
 
+use std::fmt::Write as _;
+use std::sync::Arc;
 use std::thread::{self, ThreadId};
 
 use crate::sync::Lock;
@@ -45,8 +47,8 @@ enum On {
 }
 
 struct Graph {
-    /// Each waiting thread and what it waits for.
-    waits: Vec<(ThreadId, On)>,
+    /// Each waiting thread and what it waits for, with its name (for [`describe`]).
+    waits: Vec<(ThreadId, On, Option<Arc<str>>)>,
     /// The holder of each busy flag that some thread waits for (none: released, and the
     /// waiters not yet awake).
     holders: Vec<(Key, Option<ThreadId>)>,
@@ -84,10 +86,10 @@ impl Graph {
             if t == me {
                 return true;
             }
-            let next = match self.waits.iter().find(|(w, _)| *w == t) {
+            let next = match self.waits.iter().find(|(w, _, _)| *w == t) {
                 None => return false,
-                Some((_, On::Thread(u))) => Some(*u),
-                Some((_, On::Busy(k))) => self.holder(*k),
+                Some((_, On::Thread(u), _)) => Some(*u),
+                Some((_, On::Busy(k), _)) => self.holder(*k),
             };
             match next {
                 Some(n) => t = n,
@@ -99,10 +101,11 @@ impl Graph {
 
     fn add(&mut self, me: ThreadId, on: On) -> Waiting {
         debug_assert!(
-            !self.waits.iter().any(|(w, _)| *w == me),
+            !self.waits.iter().any(|(w, _, _)| *w == me),
             "a thread waits for one thing at a time"
         );
-        self.waits.push((me, on));
+        let name = thread::current().name().map(Arc::from);
+        self.waits.push((me, on, name));
         Waiting { me }
     }
 }
@@ -143,15 +146,43 @@ pub(crate) fn holder_changed(key: Key, holder: Option<ThreadId>) {
     }
 }
 
+/// The waits registered now, one line each (`name (id) waits for …`): for a test's failure
+/// message.
+pub(crate) fn describe() -> String {
+    let g = GRAPH.lock();
+    let name = |t: ThreadId| {
+        g.waits
+            .iter()
+            .find(|(w, _, _)| *w == t)
+            .and_then(|(_, _, n)| n.clone())
+            .map_or_else(|| format!("{t:?}"), |n| format!("{n} ({t:?})"))
+    };
+    let mut out = String::new();
+    for (w, on, _) in &g.waits {
+        let what = match on {
+            On::Thread(t) => format!("thread {} to end", name(*t)),
+            On::Busy(k) => match g.holder(*k) {
+                Some(h) => format!("busy flag {k:#x}, held by {}", name(h)),
+                None => format!("busy flag {k:#x}, released"),
+            },
+        };
+        let _ = writeln!(out, "{} waits for {what}", name(*w));
+    }
+    if out.is_empty() {
+        out.push_str("no thread waits\n");
+    }
+    out
+}
+
 impl Drop for Waiting {
     fn drop(&mut self) {
         let mut g = GRAPH.lock();
-        let Some(at) = g.waits.iter().position(|(w, _)| *w == self.me) else {
+        let Some(at) = g.waits.iter().position(|(w, _, _)| *w == self.me) else {
             return;
         };
-        let (_, on) = g.waits.swap_remove(at);
+        let (_, on, _) = g.waits.swap_remove(at);
         if let On::Busy(key) = on {
-            if !g.waits.iter().any(|(_, o)| *o == On::Busy(key)) {
+            if !g.waits.iter().any(|(_, o, _)| *o == On::Busy(key)) {
                 g.holders.retain(|(k, _)| *k != key);
             }
         }
