@@ -1942,6 +1942,46 @@ fn controller_model_seed_a_failed_start_and_a_give_up_both_queued() {
     run_controller_case(Policy::OneForAll, Some(1), true, spec, &ops, Ending::Stop).unwrap();
 }
 
+/// A long model run: three brittle members under rest-for-one, their events queued before
+/// the supervisor starts. Member 0's thread ended (`ctx.stop()`); its next one failed past
+/// the budget and ended. The mailbox merged that second end into the first's place, ahead of
+/// the failure: member 0 was restarted alone, then reset for the failure (started twice).
+/// Fixed: a merged end goes to the back (the mailbox's unit tests pin it).
+#[test]
+fn controller_model_seed_failures_queued_before_the_supervisor() {
+    use CtrlOp::*;
+    let ops = [
+        MemberFailure(2),
+        MemberCycle(0, Cmd::CtxFailure),
+        Maintain,
+        Maintain,
+        Reads,
+        MemberCycle(2, Cmd::CtxFailure),
+        MemberCycle(1, Cmd::Block),
+        Release,
+        MemberCycle(1, Cmd::Block),
+        MemberCycle(0, Cmd::CtxStop),
+        MemberHardReset(0),
+        MemberCycle(0, Cmd::Err),
+        MemberStart(1),
+        Start,
+        MemberHardReset(0),
+        MemberStart(0),
+        MemberNextStart(2, StartPlan::Decline),
+        MemberCycle(2, Cmd::CtxFailure),
+        Maintain,
+        MemberCycle(2, Cmd::Block),
+        MemberCycle(1, Cmd::Block),
+        MemberFailure(2),
+    ];
+    let spec = [
+        (Kind::Brittle, true),
+        (Kind::Brittle, true),
+        (Kind::Brittle, false),
+    ];
+    run_controller_case(Policy::RestForOne, None, true, spec, &ops, Ending::Drop).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // Found while modelling the controller: an event the supervisor takes after its shutdown.
 

@@ -156,7 +156,25 @@ impl Mailbox {
 }
 
 /// Merges `event` into an equivalent one in `queue`; false if there is none.
+///
+/// A thread's end replaces the member's end already queued, and goes at the back: only the
+/// member's latest thread can be restarted for having ended, and that end comes after what
+/// the member sent before it (its failure, say). Merged in place instead, it would overtake
+/// that failure: the member restarted alone, then reset again for the failure.
 fn merge(queue: &mut VecDeque<GroupEvent>, event: &GroupEvent) -> bool {
+    if let GroupEvent::Ended { index: i, gen: g } = event {
+        let older = queue
+            .iter()
+            .position(|q| matches!(q, GroupEvent::Ended { index, .. } if index == i));
+        if let Some(GroupEvent::Ended { gen, .. }) = older.and_then(|at| queue.remove(at)) {
+            queue.push_back(GroupEvent::Ended {
+                index: *i,
+                gen: gen.max(*g),
+            });
+            return true;
+        }
+        return false;
+    }
     for queued in queue.iter_mut() {
         match (queued, event) {
             (
@@ -166,13 +184,6 @@ fn merge(queue: &mut VecDeque<GroupEvent>, event: &GroupEvent) -> bool {
                 // The newer epoch: an excess counted after a reset must not be taken for one
                 // of before it.
                 *epoch = (*epoch).max(*e);
-                return true;
-            }
-            (GroupEvent::Ended { index, gen }, GroupEvent::Ended { index: i, gen: g })
-                if index == i =>
-            {
-                // Only the member's latest thread can be restarted for having ended.
-                *gen = (*gen).max(*g);
                 return true;
             }
             (GroupEvent::StartFailed { index }, GroupEvent::StartFailed { index: i })
@@ -287,6 +298,27 @@ mod tests {
             ]
         );
         assert_eq!(m.pending(), 0);
+    }
+
+    /// Found by the controller model: a member's thread ended (`ctx.stop()`), its next thread
+    /// exceeded the budget and ended. Merged into the first end's place, the second end was
+    /// handled before the failure: the member was restarted alone, then reset for the failure,
+    /// starting it twice.
+    #[test]
+    fn a_merged_end_does_not_overtake_what_was_sent_before_it() {
+        let m = Mailbox::new();
+        let a = Link::new(m.clone(), 0);
+        a.ended(0);
+        a.exceeded(0);
+        a.ended(1);
+        assert_eq!(m.pending(), 2);
+        assert_eq!(
+            drain(&m),
+            vec![
+                GroupEvent::Exceeded { index: 0, epoch: 0 },
+                GroupEvent::Ended { index: 0, gen: 1 },
+            ]
+        );
     }
 
     #[test]
