@@ -1982,6 +1982,40 @@ fn controller_model_seed_failures_queued_before_the_supervisor() {
     run_controller_case(Policy::RestForOne, None, true, spec, &ops, Ending::Drop).unwrap();
 }
 
+/// A long model run: a member whose next start fails exceeds its budget under a restart limit
+/// of one.
+#[test]
+fn controller_model_seed_a_failed_restart_at_the_restart_limit() {
+    use CtrlOp::*;
+    let ops = [
+        Start,
+        Maintain,
+        MemberHardReset(0),
+        MemberNextStart(0, StartPlan::Fail),
+        MemberFailure(0),
+        MemberCycle(1, Cmd::Block),
+        MemberCycle(1, Cmd::Block),
+        MemberCycle(1, Cmd::Block),
+        MemberHardReset(2),
+        MemberNextStart(2, StartPlan::Decline),
+        Reads,
+        MemberHardReset(1),
+        StopWithReport,
+        MemberHardReset(0),
+        MemberStart(2),
+        MemberCycle(2, Cmd::Block),
+        Reads,
+        StopWithReport,
+        Reads,
+    ];
+    let spec = [
+        (Kind::Brittle, true),
+        (Kind::Brittle, false),
+        (Kind::Brittle, true),
+    ];
+    run_controller_case(Policy::OneForAll, Some(1), false, spec, &ops, Ending::Drop).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // Found while modelling the controller: an event the supervisor takes after its shutdown.
 

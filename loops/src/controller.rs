@@ -15,11 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, ManualClock};
-use crate::ctrl::Ctrl;
+use crate::ctrl::{Ctrl, Entry};
 use crate::event::Link;
 use crate::health::{GroupHealth, MemberHealth, StopReport};
-use crate::member::{Member, MemberRef, Supervise};
-use crate::runner::Begun;
+use crate::member::{Member, MemberRef, Stopping, Supervise};
 use crate::task::{new_task, SpawnError, TaskHandle};
 use crate::tasks::drop_refused;
 use crate::trace::info;
@@ -292,14 +291,44 @@ impl LoopController {
     /// Adds an existing loop handle, group or controller as a member. Members start in the
     /// order they were added and stop in reverse.
     pub fn add(&self, member: &impl Supervise) {
-        let member = member.__member().0;
-        let ctrl = self.ctrl();
-        let index = {
-            let mut members = ctrl.members.lock();
-            members.push((member.name(), member.clone()));
-            members.len() - 1
-        };
-        member.set_link(Link::new(ctrl.mailbox.clone(), index));
+        self.ctrl().add(member.__member().0);
+    }
+
+    /// Removes a member (a loop handle, a group or a controller added to this one): stops
+    /// it (within its grace, with the usual pairing of hooks; a thread past its grace is
+    /// abandoned), takes it out of supervision and out of [`health`](Self::health), and returns
+    /// whether it was a member. A restart or backoff already scheduled for it is dropped, and
+    /// its events not yet handled too; a reset under way does not restart it. The removed
+    /// handle still works on its own, as a loop of no group: its `start`, `stop` and
+    /// `status` behave as for a loop never added. Added again, it is a new member, the last
+    /// in declaration order.
+    ///
+    /// It may be called from anywhere, the controller's own hooks and tasks included, and
+    /// returns: from the member's own thread or hook, the stop only asks (as `stop` does
+    /// there), and the member ends on its own.
+    ///
+    /// Adding during a reset: the reset restarts the set it decided on; the new member joins
+    /// after it, started by its own `start` or by [`maintain_loops`](Self::maintain_loops).
+    ///
+    /// ```
+    /// use superloops::prelude::*;
+    /// # struct Device;
+    /// # #[superloop]
+    /// # impl Device { fn cycle(&mut self, ctx: &Ctx) { ctx.sleep(std::time::Duration::from_millis(5)); } }
+    /// let controller = LoopController::new();
+    /// let device = controller.new_loop(Device);
+    /// controller.start();
+    /// controller.maintain_loops();
+    /// // The device went away.
+    /// assert!(controller.remove(&device));
+    /// assert!(!device.status().alive);
+    /// assert!(controller.health().members.is_empty());
+    /// assert!(!controller.remove(&device), "no longer a member");
+    /// controller.stop();
+    /// ```
+    pub fn remove(&self, member: &impl Supervise) -> bool {
+        self.ctrl()
+            .remove(&member.__member().0, &mut StopReport::default())
     }
 
     /// Starts the supervisor thread (`LoopController_0`, or the group's name), if it is not
@@ -339,7 +368,7 @@ impl LoopController {
 
     /// Whether any member's thread is alive.
     pub fn has_alive_loops(&self) -> bool {
-        self.ctrl().members().iter().any(|(_, m)| m.is_alive())
+        self.ctrl().members().iter().any(|e| e.member.is_alive())
     }
 
     /// The health of the members whose thread is alive.
@@ -347,8 +376,8 @@ impl LoopController {
         self.ctrl()
             .members()
             .iter()
-            .filter(|(_, m)| m.is_alive())
-            .map(|(_, m)| m.health())
+            .filter(|e| e.member.is_alive())
+            .map(|e| e.member.health())
             .collect()
     }
 
@@ -358,8 +387,8 @@ impl LoopController {
         self.ctrl()
             .members()
             .iter()
-            .filter(|(_, m)| m.is_stalled())
-            .map(|(_, m)| m.health())
+            .filter(|e| e.member.is_stalled())
+            .map(|e| e.member.health())
             .collect()
     }
 
@@ -425,7 +454,7 @@ impl Member for Owner {
     fn resets_globally(&self) -> bool {
         self.ctrl.resets_globally()
     }
-    fn set_link(&self, link: Link) {
+    fn set_link(&self, link: Option<Link>) {
         self.ctrl.set_link(link);
     }
     fn start(&self) -> bool {
@@ -446,13 +475,13 @@ impl Member for Owner {
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
         self.ctrl.stop_in_order(unsupervise, report);
     }
-    fn begin_stop(&self, unsupervise: bool) -> Begun {
+    fn begin_stop(&self, unsupervise: bool) -> Stopping {
         self.ctrl.begin_stop(unsupervise)
     }
-    fn finish_stop(&self, begun: Begun, signalled: Instant) -> bool {
+    fn finish_stop(&self, begun: Stopping, signalled: Instant) -> bool {
         self.ctrl.finish_stop(begun, signalled)
     }
-    fn finish_stop_into(&self, begun: Begun, signalled: Instant, report: &mut StopReport) {
+    fn finish_stop_into(&self, begun: Stopping, signalled: Instant, report: &mut StopReport) {
         self.ctrl.finish_stop_into(begun, signalled, report);
     }
     fn shutdown(&self, report: &mut StopReport) {
@@ -485,8 +514,8 @@ impl Member for Ctrl {
         true
     }
 
-    fn set_link(&self, link: Link) {
-        self.lock_state().parent = Some(link);
+    fn set_link(&self, link: Option<Link>) {
+        self.lock_state().parent = link;
     }
 
     fn start(&self) -> bool {
@@ -505,8 +534,10 @@ impl Member for Ctrl {
         false
     }
 
+    /// Its parent's `maintain_loops`: unless it has been removed from that parent meanwhile
+    /// (checked under its own busy flag, which its removal's stop takes too).
     fn maintain(&self) {
-        Member::start(self);
+        self.maintain_with(true);
     }
 
     /// Each member restarted by its own rule (a loop only if still supervised), not
@@ -523,7 +554,7 @@ impl Member for Ctrl {
             self.changed.notify_all();
         }
         let mut any = false;
-        for (_, member) in &members {
+        for Entry { member, .. } in &members {
             any |= member.restart_supervised();
         }
         if claimed {
@@ -536,49 +567,49 @@ impl Member for Ctrl {
         self.stop_members_report(unsupervise, report);
     }
 
-    fn begin_stop(&self, unsupervise: bool) -> Begun {
+    fn begin_stop(&self, unsupervise: bool) -> Stopping {
         let members = self.members();
         // Held until `finish_stop`; when it cannot be claimed (a circle of waits), the stop
         // runs beside the operation under way.
         let claimed = self.claim();
         let members = members
-            .iter()
-            .enumerate()
+            .into_iter()
             .rev()
-            .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
+            .map(|e| {
+                let begun = e.member.begin_stop(unsupervise);
+                (e.member, begun)
+            })
             .collect();
-        Begun::Nested { members, claimed }
+        Stopping::Nested { members, claimed }
     }
 
-    fn finish_stop_into(&self, begun: Begun, signalled: Instant, report: &mut StopReport) {
-        let Begun::Nested {
+    fn finish_stop_into(&self, begun: Stopping, signalled: Instant, report: &mut StopReport) {
+        let Stopping::Nested {
             members: begun,
             claimed,
         } = begun
         else {
             return;
         };
-        let members = self.members();
-        for (i, b) in begun {
-            members[i].1.finish_stop_into(b, signalled, report);
+        for (member, b) in begun {
+            member.finish_stop_into(b, signalled, report);
         }
         if claimed {
             self.release();
         }
     }
 
-    fn finish_stop(&self, begun: Begun, signalled: Instant) -> bool {
-        let Begun::Nested {
+    fn finish_stop(&self, begun: Stopping, signalled: Instant) -> bool {
+        let Stopping::Nested {
             members: begun,
             claimed,
         } = begun
         else {
             return true;
         };
-        let members = self.members();
         let mut clean = true;
-        for (i, b) in begun {
-            clean &= members[i].1.finish_stop(b, signalled);
+        for (member, b) in begun {
+            clean &= member.finish_stop(b, signalled);
         }
         if claimed {
             self.release();
@@ -589,19 +620,19 @@ impl Member for Ctrl {
     fn shutdown(&self, report: &mut StopReport) {
         let task_grace = self.settings.lock().task_grace;
         self.tasks.stop(task_grace, report);
-        for (_, member) in self.members() {
+        for Entry { member, .. } in self.members() {
             member.shutdown(report);
         }
         self.stop_supervisor();
     }
 
     fn is_alive(&self) -> bool {
-        self.members().iter().any(|(_, m)| m.is_alive())
+        self.members().iter().any(|e| e.member.is_alive())
     }
 
     fn is_stalled(&self) -> bool {
         let failed = self.lock_state().supervision.gave_up();
-        failed || self.members().iter().any(|(_, m)| m.is_stalled())
+        failed || self.members().iter().any(|e| e.member.is_stalled())
     }
 
     fn reset_restarting(&self) {
@@ -614,7 +645,7 @@ impl Member for Ctrl {
                 parent.restarted_into(st.epoch);
             }
         }
-        for (_, member) in self.members() {
+        for Entry { member, .. } in self.members() {
             member.reset_restarting();
         }
         // Its members' stale excesses may have left its mailbox: a `wait_green` looks again.

@@ -47,12 +47,29 @@ pub(crate) struct Settings {
     pub(crate) clock: Clock,
 }
 
+/// A member of a controller, as its group knows it.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    /// Its number: members are numbered in the order they were added, and a removed member's
+    /// number is never given to another (events, decisions and waiting restarts name it).
+    pub(crate) id: usize,
+    pub(crate) name: String,
+    pub(crate) member: Arc<dyn Member>,
+}
+
+/// The members, in declaration order, and the number the next one added gets.
+#[derive(Default)]
+pub(crate) struct Members {
+    pub(crate) list: Vec<Entry>,
+    pub(crate) next_id: usize,
+}
+
 /// A controller's core, shared by its handles, its supervisor thread and its parent group.
 pub(crate) struct Ctrl {
     /// Itself, so that a nested group started through `&self` can spawn its supervisor.
     pub(crate) me: Weak<Ctrl>,
     pub(crate) settings: Lock<Settings>,
-    pub(crate) members: Lock<Vec<(String, Arc<dyn Member>)>>,
+    pub(crate) members: Lock<Members>,
     pub(crate) tasks: Tasks,
     pub(crate) mailbox: Arc<Mailbox>,
     pub(crate) state: Lock<CtrlState>,
@@ -132,7 +149,7 @@ impl Ctrl {
                     stop_all_at_once: false,
                     clock: Clock::default(),
                 }),
-                members: Lock::new(Vec::new()),
+                members: Lock::new(Members::default()),
                 tasks: Tasks::new(TaskLine {
                     link: Link::new(mailbox.clone(), usize::MAX),
                     on_end,
@@ -164,18 +181,86 @@ impl Ctrl {
         self.settings.lock().name.clone()
     }
 
-    pub(crate) fn members(&self) -> Vec<(String, Arc<dyn Member>)> {
-        self.members.lock().clone()
+    pub(crate) fn members(&self) -> Vec<Entry> {
+        self.members.lock().list.clone()
+    }
+
+    /// Member number `id`, if it is still a member.
+    pub(crate) fn member(&self, id: usize) -> Option<Entry> {
+        self.members
+            .lock()
+            .list
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+    }
+
+    /// Adds `member`, and links it to this controller's mailbox.
+    pub(crate) fn add(&self, member: Arc<dyn Member>) {
+        let id = {
+            let mut members = self.members.lock();
+            let id = members.next_id;
+            members.next_id += 1;
+            members.list.push(Entry {
+                id,
+                name: member.name(),
+                member: member.clone(),
+            });
+            id
+        };
+        member.set_link(Some(Link::new(self.mailbox.clone(), id)));
+    }
+
+    /// Removes `member`: out of the list (no reset, maintain or `health()` of this group sees
+    /// it from now on), its waiting restart and its queued events dropped, unlinked from the
+    /// mailbox, then stopped as the group's stop stops a member (out of supervision, within its
+    /// grace; a nested group's supervisor and tasks end too). False if it was not a member.
+    ///
+    /// It takes no busy flag of this controller: removing from one of its own hooks or tasks
+    /// never waits for the operation that runs that hook. An operation under way that took its
+    /// list of members before the removal may still reach the member; each one checks, under
+    /// the member's own busy flag, that it is still a member (a `maintain_loops`) or still
+    /// supervised (a reset's restart), and the removal's stop takes that flag after the unlink.
+    pub(crate) fn remove(&self, member: &Arc<dyn Member>, report: &mut StopReport) -> bool {
+        let entry = {
+            let mut members = self.members.lock();
+            let Some(at) = members
+                .list
+                .iter()
+                .position(|e| std::ptr::addr_eq(Arc::as_ptr(&e.member), Arc::as_ptr(member)))
+            else {
+                return false;
+            };
+            members.list.remove(at)
+        };
+        self.mailbox.forget(entry.id);
+        {
+            let mut st = self.state.lock();
+            st.supervision.forget(entry.id);
+            self.changed.notify_all();
+        }
+        entry.member.set_link(None);
+        entry.member.stop_in_order(true, report);
+        entry.member.shutdown(report);
+        self.notify_changed();
+        true
+    }
+
+    /// Wakes `wait_green` callers (the green light or the mailbox may have changed).
+    pub(crate) fn notify_changed(&self) {
+        let _st = self.state.lock();
+        self.changed.notify_all();
     }
 
     /// What the policy knows of each member now.
-    pub(crate) fn facts(members: &[(String, Arc<dyn Member>)]) -> Vec<Facts> {
+    pub(crate) fn facts(members: &[Entry]) -> Vec<Facts> {
         members
             .iter()
-            .map(|(_, m)| Facts {
-                resets_globally: m.resets_globally(),
-                alive: m.is_alive(),
-                epoch: m.epoch(),
+            .map(|e| Facts {
+                id: e.id,
+                resets_globally: e.member.resets_globally(),
+                alive: e.member.is_alive(),
+                epoch: e.member.epoch(),
             })
             .collect()
     }
@@ -248,12 +333,27 @@ impl Ctrl {
     /// Starts every member whose thread is not alive, in order (and puts it under
     /// supervision again), until a stop of the group comes.
     pub(crate) fn maintain(&self) {
+        self.maintain_with(false);
+    }
+
+    /// [`maintain`](Self::maintain); `as_member`: for its parent group, which starts its
+    /// supervisor too, unless it has been removed from that parent.
+    pub(crate) fn maintain_with(&self, as_member: bool) {
         let members = self.members();
         if !self.claim() {
             // The operation under way waits, through others, for this thread: its holder
             // maintains when it is done.
             self.state.lock().deferred_maintain = true;
             return;
+        }
+        if as_member {
+            if self.state.lock().parent.is_none() {
+                self.release();
+                return;
+            }
+            if let Some(me) = self.me.upgrade() {
+                me.start_supervisor();
+            }
         }
         let stops = {
             let mut st = self.state.lock();
@@ -262,7 +362,7 @@ impl Ctrl {
             self.changed.notify_all();
             st.stops
         };
-        for (_, member) in &members {
+        for Entry { member, .. } in &members {
             // A stop of the group (from one of these members' `on_start`, say) wins: the
             // members after it stay stopped.
             if self.state.lock().stops != stops {
@@ -292,16 +392,15 @@ impl Ctrl {
         if at_once {
             let begun: Vec<_> = members
                 .iter()
-                .enumerate()
                 .rev()
-                .map(|(i, (_, m))| (i, m.begin_stop(unsupervise)))
+                .map(|e| (e, e.member.begin_stop(unsupervise)))
                 .collect();
             let signalled = Instant::now();
-            for (i, b) in begun {
-                members[i].1.finish_stop_into(b, signalled, report);
+            for (e, b) in begun {
+                e.member.finish_stop_into(b, signalled, report);
             }
         } else {
-            for (_, member) in members.iter().rev() {
+            for Entry { member, .. } in members.iter().rev() {
                 member.stop_in_order(unsupervise, report);
             }
         }
@@ -360,7 +459,7 @@ impl Ctrl {
         let task_grace = self.settings.lock().task_grace;
         self.tasks.stop(task_grace, &mut report);
         self.stop_members_report(true, &mut report);
-        for (_, member) in self.members() {
+        for Entry { member, .. } in self.members() {
             member.shutdown(&mut report);
         }
         self.stop_supervisor();
@@ -416,6 +515,7 @@ impl Ctrl {
     pub(crate) fn health(&self) -> GroupHealth {
         // Read before the state lock: each lock of a controller is taken alone.
         let now = self.settings.lock().clock.now();
+        let members = self.members();
         let st = self.state.lock();
         let green = self.settled(&st);
         let failed = st.supervision.gave_up();
@@ -423,11 +523,15 @@ impl Ctrl {
         let (resets, backoff) = (st.resets, st.supervision.reset_backoff());
         let supervisor = st.supervisor.as_ref().map(|s| s.name.to_string());
         let fault = st.fault.clone();
+        // By number in the policy; by place among the members in the snapshot.
         let retrying: Vec<(usize, Option<Duration>)> = st
             .supervision
             .waiting()
             .into_iter()
-            .map(|(index, due)| (index, due.map(|d| d.saturating_duration_since(now))))
+            .filter_map(|(id, due)| {
+                let at = members.iter().position(|e| e.id == id)?;
+                Some((at, due.map(|d| d.saturating_duration_since(now))))
+            })
             .collect();
         let next_restart_in = st
             .reset_due
@@ -449,7 +553,7 @@ impl Ctrl {
             fault,
             resets,
             backoff,
-            members: self.members().iter().map(|(_, m)| m.health()).collect(),
+            members: members.iter().map(|e| e.member.health()).collect(),
         }
     }
 

@@ -23,6 +23,9 @@ use crate::sync::Lock;
 
 /// A member's report to its supervisor.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A member is named by its number `index`: members are numbered in the order they were
+/// added, and a removed member's number is never given to another.
 pub(crate) enum GroupEvent {
     /// Member `index` exceeded its failure budget; `epoch` counts the resets that had
     /// restarted it when the failure was counted. A reset that restarts the member answers
@@ -108,6 +111,18 @@ impl Mailbox {
         if inbox.open {
             inbox.queue.push_front(event);
         }
+    }
+
+    /// Member `index` was removed from the group: its queued events are dropped (nobody acts
+    /// on them; one the supervisor has in hand finds no such member).
+    pub(crate) fn forget(&self, index: usize) {
+        let mut inbox = self.inbox.lock();
+        inbox.queue.retain(|e| match e {
+            GroupEvent::Exceeded { index: i, .. }
+            | GroupEvent::Ended { index: i, .. }
+            | GroupEvent::StartFailed { index: i } => *i != index,
+            GroupEvent::TaskFailed { .. } => true,
+        });
     }
 
     /// An event taken has been acted on.

@@ -585,9 +585,19 @@ impl<K: Kinds> Lifecycle<K> {
         self.epoch += 1;
     }
 
-    /// It became a member of a group.
-    pub(crate) fn link(&mut self) {
-        self.linked = true;
+    /// It became a member of a group (`true`), or was removed from its group (`false`).
+    pub(crate) fn link(&mut self, linked: bool) {
+        self.linked = linked;
+    }
+
+    /// Its group's `maintain_loops`: a start, unless it is no longer a member (removed while
+    /// the maintain was under way: a removed loop is never started by its old group).
+    pub(crate) fn maintain(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
+        if self.linked {
+            self.start(me)
+        } else {
+            Start::Already
+        }
     }
 
     // ---- Reads -----------------------------------------------------------------------

@@ -15,7 +15,8 @@ use crate::{LoopHandle, LoopState, SuperLoop};
 pub(crate) trait Member: Send + Sync {
     fn name(&self) -> String;
     fn resets_globally(&self) -> bool;
-    fn set_link(&self, link: Link);
+    /// Links it to its group's mailbox, or unlinks it (`None`: removed from the group).
+    fn set_link(&self, link: Option<Link>);
     /// Starts it (and puts it under supervision again).
     fn start(&self) -> bool;
     /// For its group's `maintain_loops`: a loop is started if its thread is not alive; a
@@ -36,11 +37,11 @@ pub(crate) trait Member: Send + Sync {
     /// Stops it for good, in dependency order (a group: its members one after another, in
     /// reverse), adding each loop's outcome to `report`.
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport);
-    fn begin_stop(&self, unsupervise: bool) -> Begun;
+    fn begin_stop(&self, unsupervise: bool) -> Stopping;
     /// Waits for the stop begun at `signalled` for at most the member's own grace from then.
-    fn finish_stop(&self, begun: Begun, signalled: Instant) -> bool;
+    fn finish_stop(&self, begun: Stopping, signalled: Instant) -> bool;
     /// [`finish_stop`](Self::finish_stop), adding each loop's outcome to `report`.
-    fn finish_stop_into(&self, begun: Begun, signalled: Instant, report: &mut StopReport);
+    fn finish_stop_into(&self, begun: Stopping, signalled: Instant, report: &mut StopReport);
     /// Ends any supervisor thread and tasks of its own (nested groups), adding the tasks'
     /// outcomes to `report`.
     fn shutdown(&self, _report: &mut StopReport) {}
@@ -52,6 +53,19 @@ pub(crate) trait Member: Send + Sync {
     /// Resets that restarted it so far: an `Exceeded` of an older epoch is stale.
     fn epoch(&self) -> u64;
     fn health(&self) -> MemberHealth;
+}
+
+/// What the first half of a group's stop of a member left for the second.
+pub(crate) enum Stopping {
+    /// A loop's.
+    Loop(Begun),
+    /// A nested group's: each of its members (as they were when signalled, whatever is added
+    /// or removed meanwhile), in the order signalled; `claimed`: its busy flag is held for the
+    /// second half.
+    Nested {
+        members: Vec<(Arc<dyn Member>, Stopping)>,
+        claimed: bool,
+    },
 }
 
 /// A member handle as the controller holds it. Opaque; see [`Supervise`].
@@ -93,7 +107,6 @@ impl Listed {
             Begun::Idle { clean: false } => Listed::Abandoned,
             Begun::Asked { thread: true } => Listed::Ending,
             Begun::Waiting { .. } => Listed::ByOutcome,
-            Begun::Nested { .. } => unreachable!("a loop's stop is never nested"),
         }
     }
 
@@ -116,11 +129,16 @@ impl Member for LoopOwner {
     fn resets_globally(&self) -> bool {
         self.runner.config().reset_globally
     }
-    fn set_link(&self, link: Link) {
+    fn set_link(&self, link: Option<Link>) {
         self.runner.set_link(link);
     }
     fn start(&self) -> bool {
         self.runner.start()
+    }
+    fn maintain(&self) {
+        if !self.is_alive() {
+            self.runner.maintain();
+        }
     }
     fn restart_if_ended(&self, gen: u64) -> bool {
         self.runner.restart_if_ended(gen)
@@ -132,19 +150,25 @@ impl Member for LoopOwner {
         self.runner.restart_supervised()
     }
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
-        let begun = self.runner.begin_group_stop(unsupervise);
+        let begun = self.begin_stop(unsupervise);
         self.finish_stop_into(begun, Instant::now(), report);
     }
-    fn begin_stop(&self, unsupervise: bool) -> Begun {
-        self.runner.begin_group_stop(unsupervise)
+    fn begin_stop(&self, unsupervise: bool) -> Stopping {
+        Stopping::Loop(self.runner.begin_group_stop(unsupervise))
     }
-    fn finish_stop(&self, begun: Begun, signalled: Instant) -> bool {
+    fn finish_stop(&self, begun: Stopping, signalled: Instant) -> bool {
+        let Stopping::Loop(begun) = begun else {
+            unreachable!("a loop's stop is never nested")
+        };
         let deadline = signalled.checked_add(self.runner.config().grace);
         self.runner.finish_group_stop(begun, deadline)
     }
-    fn finish_stop_into(&self, begun: Begun, signalled: Instant, report: &mut StopReport) {
+    fn finish_stop_into(&self, begun: Stopping, signalled: Instant, report: &mut StopReport) {
+        let Stopping::Loop(begun) = begun else {
+            unreachable!("a loop's stop is never nested")
+        };
         let listed = Listed::of(&begun);
-        let clean = Member::finish_stop(self, begun, signalled);
+        let clean = Member::finish_stop(self, Stopping::Loop(begun), signalled);
         listed.add(report, self.runner.report_name(), clean);
     }
     fn is_alive(&self) -> bool {

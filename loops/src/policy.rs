@@ -3,6 +3,10 @@
 //! start, and when. The clock is passed in, so the unit tests below drive it with made-up
 //! instants, in microseconds, without a thread.
 //!
+//! Members are named by their *number*: members are numbered in the order they were added,
+//! from 0, and a removed member's number is never given to another, so that a decision, a
+//! waiting restart or a queued event never lands on the wrong member when the set changes.
+//!
 //! The supervisor thread ([`supervisor`](crate::supervisor)) acts on these decisions; this
 //! file imports nothing from the crate.
 
@@ -51,6 +55,8 @@ impl Default for Policy {
 /// What the policy needs to know of a member when it decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Facts {
+    /// Its number (see the module docs).
+    pub(crate) id: usize,
     /// It restarts when another member of its group exceeds its budget.
     pub(crate) resets_globally: bool,
     /// Its thread is alive.
@@ -60,25 +66,31 @@ pub(crate) struct Facts {
     pub(crate) epoch: u64,
 }
 
-/// The members a reset restarts, in declaration order: triggered by member `trigger`
-/// exceeding its budget, or by a failed task (`None`).
+/// The members (their numbers) a reset restarts, in declaration order: triggered by member
+/// `trigger` exceeding its budget, or by a failed task (`None`). `members` are the current
+/// members, in declaration order.
 pub(crate) fn restart_set(
     strategy: Strategy,
     members: &[Facts],
     trigger: Option<usize>,
 ) -> Vec<usize> {
-    let is_trigger = |i: usize| trigger == Some(i);
-    let all = 0..members.len();
+    let is_trigger = |m: &Facts| trigger == Some(m.id);
+    let ids = |set: Vec<&Facts>| set.into_iter().map(|m| m.id).collect();
     match strategy {
-        Strategy::OneForOne => trigger.filter(|&t| t < members.len()).into_iter().collect(),
+        Strategy::OneForOne => ids(members.iter().filter(|m| is_trigger(m)).collect()),
         // A trigger that does not reset globally is restarted only if its thread is dead.
-        Strategy::OneForAll => all
-            .filter(|&i| members[i].resets_globally || (is_trigger(i) && !members[i].alive))
-            .collect(),
+        Strategy::OneForAll => ids(members
+            .iter()
+            .filter(|m| m.resets_globally || (is_trigger(m) && !m.alive))
+            .collect()),
         Strategy::RestForOne => {
-            let from = trigger.unwrap_or(0);
-            all.filter(|&i| is_trigger(i) || (i >= from && members[i].resets_globally))
-                .collect()
+            let from = members.iter().position(is_trigger).unwrap_or(0);
+            ids(members
+                .iter()
+                .enumerate()
+                .filter(|&(i, m)| is_trigger(m) || (i >= from && m.resets_globally))
+                .map(|(_, m)| m)
+                .collect())
         }
     }
 }
@@ -189,7 +201,7 @@ impl Supervision {
         if self.gave_up {
             return Decision::Nothing(Skip::GaveUp);
         }
-        if trigger.is_some_and(|t| t >= members.len()) {
+        if trigger.is_some_and(|t| !members.iter().any(|m| m.id == t)) {
             return Decision::Nothing(Skip::UnknownMember);
         }
         let set = restart_set(policy.strategy, members, trigger);
@@ -219,7 +231,7 @@ impl Supervision {
         epoch: u64,
         now: Instant,
     ) -> Decision {
-        match members.get(index) {
+        match members.iter().find(|m| m.id == index) {
             None => Decision::Nothing(Skip::UnknownMember),
             Some(m) if epoch < m.epoch => Decision::Nothing(Skip::Stale),
             Some(_) => self.exceeded(policy, members, Some(index), now),
@@ -328,6 +340,14 @@ impl Supervision {
         self.lone.insert(restart.index, (now, restart.delay));
     }
 
+    /// Member `index` was removed from the group: a restart waiting for it is dropped, and
+    /// nothing of it is kept.
+    pub(crate) fn forget(&mut self, index: usize) {
+        self.deferred.retain(|r| r.index != index);
+        self.in_progress.retain(|r| r.index != index);
+        self.lone.remove(&index);
+    }
+
     /// When the next deferred restart is due.
     pub(crate) fn next_due(&self) -> Option<Instant> {
         self.deferred.iter().filter_map(|r| r.due).min()
@@ -385,10 +405,20 @@ impl Supervision {
 
 /// The decision in words, with the numbers behind it, for the log and
 /// [`GroupHealth::last_decision`](crate::GroupHealth::last_decision): `cause` says what
-/// happened ("ApiFeed exceeded its failure budget"), `names` are the members' names. `None`
-/// for an event that decides nothing worth telling (a stale one, an unknown member).
-pub(crate) fn explain(decision: &Decision, cause: &str, names: &[String]) -> Option<String> {
-    let name = |i: usize| names.get(i).map_or("?", String::as_str);
+/// happened ("ApiFeed exceeded its failure budget"), `names` are the members' numbers and
+/// names. `None` for an event that decides nothing worth telling (a stale one, an unknown
+/// member).
+pub(crate) fn explain(
+    decision: &Decision,
+    cause: &str,
+    names: &[(usize, String)],
+) -> Option<String> {
+    let name = |i: usize| {
+        names
+            .iter()
+            .find(|(id, _)| *id == i)
+            .map_or("?", |(_, n)| n.as_str())
+    };
     let when = |delay: Duration| {
         if delay.is_zero() {
             "at once".to_owned()

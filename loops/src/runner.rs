@@ -146,12 +146,6 @@ pub(crate) enum Begun {
     Asked { thread: bool },
     /// Its thread was signalled, to be waited for; `busy` is held for the second half.
     Waiting { name: Arc<str> },
-    /// A nested group's members, by index, in the order they were signalled; `claimed`: its
-    /// busy flag is held for the second half.
-    Nested {
-        members: Vec<(usize, Begun)>,
-        claimed: bool,
-    },
 }
 
 impl Runner {
@@ -227,9 +221,20 @@ impl Runner {
     }
 
     /// `start`'s body, from the lock taken.
-    fn start_from<'a>(self: &'a Arc<Self>, mut st: Guard<'a, State>, me: ThreadId) -> bool {
+    fn start_from<'a>(self: &'a Arc<Self>, st: Guard<'a, State>, me: ThreadId) -> bool {
+        self.start_with(st, me, Lifecycle::start)
+    }
+
+    /// A start the lifecycle's `step` begins (a start, or its group's maintain), from the lock
+    /// taken.
+    fn start_with<'a>(
+        self: &'a Arc<Self>,
+        mut st: Guard<'a, State>,
+        me: ThreadId,
+        step: fn(&mut Lifecycle<Real>, ThreadId) -> Start<Boxed, ThreadId>,
+    ) -> bool {
         loop {
-            let step = st.life.start(me);
+            let step = step(&mut st.life, me);
             self.sync(&mut st);
             match step {
                 Start::Begin(source) => return self.run_start(st, me, source),

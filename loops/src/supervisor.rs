@@ -19,7 +19,7 @@ use std::time::Instant;
 use crate::sync::Lock;
 
 use crate::clock::Clock;
-use crate::ctrl::{Ctrl, Supervisor};
+use crate::ctrl::{Ctrl, Entry, Supervisor};
 use crate::event::GroupEvent;
 use crate::health::StopReport;
 use crate::policy::{explain, Alone, Decision, Reset, Restart, Skip};
@@ -223,7 +223,7 @@ impl Ctrl {
             }
         };
         // The decision in words, kept for `health()` and logged with its numbers.
-        let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
+        let names: Vec<(usize, String)> = members.iter().map(|e| (e.id, e.name.clone())).collect();
         if let Some(text) = explain(&decision, &cause, &names) {
             {
                 let mut st = self.lock_state();
@@ -263,27 +263,22 @@ impl Ctrl {
     }
 
     fn member_name(&self, index: usize) -> String {
-        self.members
-            .lock()
-            .get(index)
-            .map_or_else(String::new, |(n, _)| n.clone())
+        self.member(index).map_or_else(String::new, |e| e.name)
     }
 
     /// Restarts one member alone (its thread ended, or its start failed).
     fn restart_alone(&self, restart: &Restart, name: &Arc<str>, shutdown: &Signal) {
-        let member = self
-            .members
-            .lock()
-            .get(restart.index)
-            .map(|(_, m)| m.clone());
-        let Some(member) =
-            member.filter(|_| !self.lock_state().supervision.gave_up() && !shutdown.is_go())
-        else {
+        let Some(member) = self.member(restart.index).map(|e| e.member) else {
+            // Removed meanwhile: nothing of it is kept.
+            self.lock_state().supervision.forget(restart.index);
+            return;
+        };
+        if self.lock_state().supervision.gave_up() || shutdown.is_go() {
             // Nothing to do; the restart is no longer in progress.
             let now = self.clock().now();
             self.lock_state().supervision.restarted_alone(restart, now);
             return;
-        };
+        }
         let claimed = self.claim();
         let restarted = !shutdown.is_go()
             && match restart.why {
@@ -320,15 +315,20 @@ impl Ctrl {
         // Stop phase: every member of the set signalled at once, in reverse order; each then
         // gets its own grace from that instant, so the whole wait is at most the longest.
         let claimed = self.claim();
-        let begun: Vec<_> = reset
+        // The set, as members now: one removed since the decision is left out.
+        let set: Vec<&Entry> = reset
             .set
             .iter()
+            .filter_map(|&id| members.iter().find(|e| e.id == id))
+            .collect();
+        let begun: Vec<_> = set
+            .iter()
             .rev()
-            .map(|&i| (i, members[i].1.begin_stop(false)))
+            .map(|e| (e, e.member.begin_stop(false)))
             .collect();
         let signalled = Instant::now();
-        for (i, b) in begun {
-            members[i].1.finish_stop(b, signalled);
+        for (e, b) in begun {
+            e.member.finish_stop(b, signalled);
         }
         if claimed {
             self.release();
@@ -351,14 +351,15 @@ impl Ctrl {
             // Restart phase, in declaration order; stop wins.
             info!(thread = %name, "Restarting loops");
             let claimed = self.claim();
-            for &i in &reset.set {
+            for e in &set {
                 if shutdown.is_go() {
                     break;
                 }
                 // A clean slate: failures of the run that was reset do not count against the
-                // new one, and excesses counted before now are answered.
-                members[i].1.reset_restarting();
-                members[i].1.restart_supervised();
+                // new one, and excesses counted before now are answered. (A member removed
+                // meanwhile is no longer supervised: it is not started.)
+                e.member.reset_restarting();
+                e.member.restart_supervised();
             }
             if claimed {
                 self.release();

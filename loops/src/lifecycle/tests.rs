@@ -44,7 +44,7 @@ const STATES: [At; 6] = [
 /// A member of a group (linked), brought to `at` by the transitions the runtime makes.
 fn build(at: At) -> Life {
     let mut l = Life::new(Some(7), false);
-    l.link();
+    l.link(true);
     if at == At::Stopped {
         return l;
     }
@@ -581,4 +581,18 @@ fn epochs_move_on_with_each_reset_and_threads_keep_theirs() {
         1,
         "an unknown thread: the current epoch"
     );
+}
+
+/// A loop removed from its group is not started by that group's `maintain_loops` (one already
+/// under way when it was removed): only its own `start` starts it.
+#[test]
+fn a_removed_loop_is_not_maintained() {
+    let mut l = Life::new(Some(7), false);
+    l.link(true);
+    l.link(false);
+    assert!(matches!(l.maintain(OTHER), Start::Already));
+    assert!(matches!(l.start(OTHER), Start::Begin(_)));
+    let mut member = Life::new(Some(7), false);
+    member.link(true);
+    assert!(matches!(member.maintain(OTHER), Start::Begin(_)));
 }

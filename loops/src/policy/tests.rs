@@ -17,7 +17,9 @@ impl Clock {
 
 fn facts(spec: &[(bool, bool)]) -> Vec<Facts> {
     spec.iter()
-        .map(|&(resets_globally, alive)| Facts {
+        .enumerate()
+        .map(|(id, &(resets_globally, alive))| Facts {
+            id,
             resets_globally,
             alive,
             epoch: 0,
@@ -455,7 +457,7 @@ fn a_due_restart_keeps_the_member_waiting_until_it_is_carried_out() {
 #[test]
 fn decisions_explain_themselves_with_their_numbers() {
     let c = Clock::new();
-    let names: Vec<String> = ["ApiFeed", "Process"].map(String::from).to_vec();
+    let names: Vec<(usize, String)> = vec![(0, "ApiFeed".into()), (1, "Process".into())];
     let p = Policy {
         max_restarts: Some((5, 60_000 * MS)),
         ..policy(Strategy::OneForAll)
@@ -487,4 +489,64 @@ fn decisions_explain_themselves_with_their_numbers() {
         .unwrap()
         .contains("more than 5 restarts within 60s"));
     assert_eq!(explain(&Decision::Nothing(Skip::Stale), "x", &names), None);
+}
+
+/// After a removal the members' numbers have a gap: each strategy still picks by number, in
+/// declaration order, and "the rest" of rest-for-one is the rest in that order.
+#[test]
+fn restart_sets_follow_the_members_numbers_after_a_removal() {
+    // Members 0..4, member 1 removed.
+    let mut m = facts(&[(true, true), (true, true), (false, true), (true, true)]);
+    m.remove(1);
+    for (at, id) in [(0, 0), (1, 2), (2, 3)] {
+        assert_eq!(m[at].id, id);
+    }
+    use Strategy::*;
+    assert_eq!(restart_set(OneForAll, &m, Some(3)), [0, 3]);
+    assert_eq!(restart_set(OneForOne, &m, Some(2)), [2]);
+    assert_eq!(restart_set(RestForOne, &m, Some(2)), [2, 3]);
+    assert_eq!(restart_set(RestForOne, &m, None), [0, 3], "a task");
+    let mut s = Supervision::default();
+    let p = policy(OneForAll);
+    let c = Clock::new();
+    assert_eq!(
+        s.exceeded(&p, &m, Some(1), c.at(0)),
+        Decision::Nothing(Skip::UnknownMember),
+        "the removed member's own excess"
+    );
+    assert_eq!(
+        s.member_exceeded(&p, &m, 1, 0, c.at(0)),
+        Decision::Nothing(Skip::UnknownMember)
+    );
+}
+
+/// A restart waiting out its backoff for a member that is then removed is dropped: the
+/// supervisor never brings a removed member back, and the group is green again.
+#[test]
+fn a_removed_members_waiting_restart_is_dropped() {
+    let c = Clock::new();
+    let p = policy(Strategy::OneForOne);
+    let mut s = Supervision::default();
+    let now = s.ended(&p, 2, 0, c.at(0));
+    let Decision::RestartNow(r) = now else {
+        panic!("the first lone restart is at once: {now:?}");
+    };
+    s.restarted_alone(&r, c.at(0));
+    assert!(matches!(
+        s.ended(&p, 2, 1, c.at(1)),
+        Decision::RestartLater(_)
+    ));
+    assert!(matches!(
+        s.ended(&p, 3, 0, c.at(1)),
+        Decision::RestartNow(_)
+    ));
+    assert!(s.restoring());
+    s.forget(2);
+    assert!(!s.restoring(), "nothing waits any more");
+    assert!(s.due(c.at(1_000)).is_empty());
+    // Its backoff is forgotten too: nothing of it is kept.
+    assert!(matches!(
+        s.ended(&p, 2, 2, c.at(2)),
+        Decision::RestartNow(_)
+    ));
 }

@@ -60,10 +60,19 @@ impl Runner {
 
     // ---- For the supervisor ----------------------------------------------------------
 
-    pub(crate) fn set_link(&self, link: Link) {
+    /// Links it to its group's mailbox (`Some`), or unlinks it (`None`: removed from its
+    /// group; a `maintain_loops` of that group under way no longer starts it).
+    pub(crate) fn set_link(&self, link: Option<Link>) {
         let mut st = self.lock();
-        st.link = Some(link);
-        st.life.link();
+        st.life.link(link.is_some());
+        st.link = link;
+    }
+
+    /// For its group's `maintain_loops`: starts it unless it has been removed from the group.
+    pub(crate) fn maintain(self: &Arc<Self>) -> bool {
+        let me = thread::current().id();
+        let st = self.lock();
+        self.start_with(st, me, Lifecycle::maintain)
     }
 
     /// Whether its group still supervises it: started, and not stopped from outside since
@@ -176,7 +185,6 @@ impl Runner {
             Begun::Idle { clean } => clean,
             Begun::Asked { .. } => false,
             Begun::Waiting { name } => self.stop_finish(deadline, name),
-            Begun::Nested { .. } => unreachable!("a loop's stop is never nested"),
         }
     }
 }
