@@ -974,6 +974,9 @@ struct ControllerModel {
     reset_times: u32,
     on_reset: u64,
     members: Vec<HandleModel>,
+    /// The members of the group, in declaration order: a removed one is not in it, and one
+    /// added again is the last.
+    order: Vec<usize>,
     /// Events sent and not handled (they wait while no supervisor runs).
     pending: VecDeque<Ev>,
     /// The group's mailbox takes events: from its creation until a stop, and again from a
@@ -1014,6 +1017,11 @@ fn ctrl_threads() -> Vec<String> {
 }
 
 impl ControllerModel {
+    /// The members of the group now (not those removed), in declaration order.
+    fn grouped(&self) -> impl Iterator<Item = &HandleModel> {
+        self.order.iter().map(|&i| &self.members[i])
+    }
+
     fn expected(&self) -> ControllerObs {
         let mut threads: Vec<String> = self
             .members
@@ -1047,9 +1055,9 @@ impl ControllerModel {
             failed: self.failed,
             resets: self.resets,
             on_reset: self.on_reset,
-            has_alive: self.members.iter().any(|h| h.live.is_some()),
-            alive: self.members.iter().filter(|h| h.live.is_some()).count(),
-            stalled: self.members.iter().filter(|h| stalled(h)).count(),
+            has_alive: self.grouped().any(|h| h.live.is_some()),
+            alive: self.grouped().filter(|h| h.live.is_some()).count(),
+            stalled: self.grouped().filter(|h| stalled(h)).count(),
             members: self
                 .members
                 .iter()
@@ -1063,6 +1071,12 @@ impl ControllerModel {
     /// their failed starts (merged with one already queued for the member).
     fn collect(&mut self) {
         for (i, h) in self.members.iter_mut().enumerate() {
+            if !h.linked {
+                // Removed: it has no line to the group.
+                h.ended.clear();
+                h.start_failed = 0;
+                continue;
+            }
             for gen in h.ended.drain(..) {
                 if self.mailbox_open {
                     self.pending.push_back(Ev::Ended(i, gen));
@@ -1086,6 +1100,7 @@ impl ControllerModel {
         // After a stop the group's mailbox is closed: nobody will handle the event. One
         // already queued for the member absorbs it (the mailbox merges them).
         if exceeded
+            && self.members[i].linked
             && self.mailbox_open
             && !self
                 .pending
@@ -1156,7 +1171,7 @@ impl ControllerModel {
                 // Giving up stops every member without taking it out of supervision (a
                 // parent's reset restarts them); while the group has given up, its own events
                 // restart nothing.
-                self.supervisor_stops(&[0, 1, 2]);
+                self.supervisor_stops(&self.order.clone());
                 self.stop_members(&[false; 3], false);
                 self.failed = true;
                 self.green = false;
@@ -1172,15 +1187,21 @@ impl ControllerModel {
             return;
         }
         self.resets += 1;
-        let set: Vec<usize> = (0..self.members.len())
-            .filter(|&i| {
+        // In declaration order; "the rest" of rest-for-one is the rest in that order.
+        let from = self.order.iter().position(|&i| i == trigger).unwrap_or(0);
+        let set: Vec<usize> = self
+            .order
+            .iter()
+            .enumerate()
+            .filter(|&(at, &i)| {
                 let h = &self.members[i];
                 match self.strategy {
                     Policy::OneForOne => i == trigger,
                     Policy::OneForAll => h.reset_globally || (i == trigger && h.live.is_none()),
-                    Policy::RestForOne => i == trigger || (i > trigger && h.reset_globally),
+                    Policy::RestForOne => i == trigger || (at > from && h.reset_globally),
                 }
             })
+            .map(|(_, &i)| i)
             .collect();
         // The reset answers the excesses its set counted so far: their epoch moves on, so a
         // queued `Exceeded` of theirs is stale.
@@ -1208,7 +1229,8 @@ impl ControllerModel {
     /// time, abandoned).
     fn stop_members(&mut self, abandon: &[bool], unsupervise: bool) -> (Vec<String>, Vec<String>) {
         let (mut stopped, mut abandoned) = (Vec::new(), Vec::new());
-        for (i, h) in self.members.iter_mut().enumerate().rev() {
+        for &i in self.order.iter().rev() {
+            let h = &mut self.members[i];
             let ran = h.live.is_some();
             let clean = h.stop_as(abandon[i], unsupervise);
             let name = h.thread_name().unwrap_or_else(|| h.name.to_owned());
@@ -1255,6 +1277,10 @@ enum CtrlOp {
     MemberCycle(usize, Cmd),
     /// The member's next `on_start` declines (`false`) or fails (`Err`).
     MemberNextStart(usize, StartPlan),
+    /// `controller.remove(member)`: stopped, out of the group; its handle works on its own.
+    Remove(usize),
+    /// `controller.add(member)`: a removed member joins again, the last in declaration order.
+    Add(usize),
     /// Releases every blocked thread.
     Release,
     Reads,
@@ -1281,8 +1307,10 @@ fn ctrl_op() -> impl Strategy<Value = CtrlOp> {
         ])
             .prop_map(|(i, c)| CtrlOp::MemberCycle(i, c)),
         3 => i.clone().prop_map(|i| CtrlOp::MemberCycle(i, Cmd::Block)),
-        2 => (i, prop_oneof![Just(StartPlan::Decline), Just(StartPlan::Fail)])
+        2 => (i.clone(), prop_oneof![Just(StartPlan::Decline), Just(StartPlan::Fail)])
             .prop_map(|(i, p)| CtrlOp::MemberNextStart(i, p)),
+        1 => i.clone().prop_map(CtrlOp::Remove),
+        1 => i.prop_map(CtrlOp::Add),
         2 => Just(CtrlOp::Release),
         1 => Just(CtrlOp::Reads),
     ]
@@ -1296,6 +1324,8 @@ trait MemberOps: Send + Sync {
     fn failure(&self) -> bool;
     fn state(&self) -> LoopState;
     fn observe(&self, log: &Log) -> HandleObs;
+    fn add_to(&self, c: &LoopController);
+    fn remove_from(&self, c: &LoopController) -> bool;
 }
 
 impl<T: SuperLoop> MemberOps for LoopHandle<T> {
@@ -1316,6 +1346,12 @@ impl<T: SuperLoop> MemberOps for LoopHandle<T> {
     }
     fn observe(&self, log: &Log) -> HandleObs {
         in_group(observe_handle(self, log))
+    }
+    fn add_to(&self, c: &LoopController) {
+        c.add(self);
+    }
+    fn remove_from(&self, c: &LoopController) -> bool {
+        c.remove(self)
     }
 }
 
@@ -1395,8 +1431,9 @@ fn stop_group(
         .zip(&before)
         .map(|(after, before)| after > before)
         .collect();
+    // A member removed from the group is not stopped by it.
     let abandon: Vec<bool> = (0..members.len())
-        .map(|i| joinable[i] && !joined[i])
+        .map(|i| m.members[i].linked && joinable[i] && !joined[i])
         .collect();
     for (i, h) in m.members.iter().enumerate() {
         if abandon[i] {
@@ -1436,9 +1473,13 @@ fn stop_group(
             .find(|e| e.hook == "on_stop" && e.thread == me)
             .map(|e| e.detail)
             .unwrap_or_default();
+        let place = |i: usize| m.order.iter().position(|&k| k == i);
         let want: String = (0..members.len())
             .map(|i| {
-                if i < j && cycling[i] && !m.at_once {
+                let before = place(i).zip(place(j)).is_some_and(|(a, b)| a < b);
+                // A removed member runs on through the group's stop.
+                let removed = !m.members[i].linked;
+                if cycling[i] && (removed || (before && !m.at_once)) {
                     'R'
                 } else {
                     '-'
@@ -1539,6 +1580,7 @@ fn run_controller_case(
                 ..HandleModel::new(&kind.config(), from_fn)
             })
             .collect(),
+        order: vec![0, 1, 2],
         pending: VecDeque::new(),
         mailbox_open: true,
         unobservable: false,
@@ -1599,8 +1641,7 @@ fn run_controller_case(
                 // is then a race the model does not predict: the step is skipped.
                 let racy = m.supervisor
                     && m.max_restarts.is_some_and(|max| m.reset_times >= max)
-                    && m.members
-                        .iter()
+                    && m.grouped()
                         .any(|h| h.live.is_none() && h.start_plan == StartPlan::Fail);
                 if racy {
                     continue;
@@ -1608,7 +1649,8 @@ fn run_controller_case(
                 c.maintain_loops();
                 m.failed = false;
                 m.green = true;
-                for h in &mut m.members {
+                for i in m.order.clone() {
+                    let h = &mut m.members[i];
                     if h.live.is_none() {
                         h.start_locked();
                     }
@@ -1686,10 +1728,49 @@ fn run_controller_case(
                     }
                 }
             }
+            CtrlOp::Remove(i) => {
+                let was = m.members[*i].linked;
+                if !was {
+                    // Not a member: nothing happens to it.
+                    prop_assert!(!members[*i].0.remove_from(&c), "{}: remove()", what);
+                    continue;
+                }
+                let (got, _) = stop_like(
+                    &mut m.members[*i],
+                    &members[*i].1.log,
+                    || members[*i].0.remove_from(&c),
+                    |h, a| {
+                        if h.linked {
+                            h.stop_as(a, true);
+                        }
+                        h.advance();
+                        true
+                    },
+                )?;
+                prop_assert_eq!(got, was, "{}: remove()", what);
+                if was {
+                    m.members[*i].linked = false;
+                    m.order.retain(|&k| k != *i);
+                    // Its queued events are dropped with it.
+                    m.pending.retain(|e| match e {
+                        Ev::Exceeded(k) | Ev::Ended(k, _) | Ev::StartFailed(k) => k != i,
+                    });
+                    m.collect();
+                }
+            }
+            CtrlOp::Add(i) => {
+                if m.members[*i].linked {
+                    // Adding a member twice is not a thing the model does.
+                    continue;
+                }
+                members[*i].0.add_to(&c);
+                m.members[*i].linked = true;
+                m.order.push(*i);
+            }
             CtrlOp::Release => release_all(&mut m),
             CtrlOp::Reads => {
                 let health = c.health();
-                prop_assert_eq!(health.members.len(), 3);
+                prop_assert_eq!(health.members.len(), m.order.len());
                 prop_assert!(health.to_string().contains(CTL));
                 let shown = format!("{:?}", c);
                 prop_assert!(shown.starts_with("LoopController"), "{}", shown);
@@ -1734,7 +1815,24 @@ fn run_controller_case(
     }
 
     // The end: stop (or drop the controller), release every blocked thread; then no thread of
-    // the case is left, and hooks pair.
+    // the case is left, and hooks pair. A removed member is not the group's to stop: its own
+    // handle stops it first.
+    for (i, (h, ctl)) in members.iter().enumerate() {
+        if m.members[i].linked {
+            continue;
+        }
+        let (got, want) = stop_like(
+            &mut m.members[i],
+            &ctl.log,
+            || h.stop(),
+            |h, a| {
+                let r = h.stop(a);
+                h.advance();
+                r
+            },
+        )?;
+        prop_assert_eq!(got, want, "the end: stop() of removed member {}", i);
+    }
     match ending {
         Ending::Stop => {
             stop_group(&mut m, &members, "final stop()", true, || {
@@ -1806,6 +1904,10 @@ fn end_inconclusive(
     }
     c.stop();
     drop(c);
+    // Members removed from the group are stopped by their handles.
+    for (h, _) in members {
+        h.stop();
+    }
     settle(
         "the inconclusive case's stop",
         &Vec::<String>::new(),

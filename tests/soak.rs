@@ -220,6 +220,8 @@ struct Tally {
     stop_callbacks: AtomicU64,
     /// Tasks that stopped their own controller.
     tasks_stopping_controller: AtomicU64,
+    /// Loops removed from their controller (and added back, the last of its members).
+    removals: AtomicU64,
 }
 
 struct World {
@@ -344,6 +346,8 @@ trait Ops: Send + Sync {
     fn failure(&self) -> bool;
     fn status(&self) -> LoopStatus;
     fn reads(&self);
+    fn remove_from(&self, c: &LoopController) -> bool;
+    fn add_to(&self, c: &LoopController);
 }
 
 impl<T: SuperLoop> Ops for LoopHandle<T> {
@@ -361,6 +365,12 @@ impl<T: SuperLoop> Ops for LoopHandle<T> {
     }
     fn status(&self) -> LoopStatus {
         LoopHandle::status(self)
+    }
+    fn remove_from(&self, c: &LoopController) -> bool {
+        c.remove(self)
+    }
+    fn add_to(&self, c: &LoopController) {
+        c.add(self);
     }
     fn reads(&self) {
         let _ = (
@@ -1064,6 +1074,10 @@ chaos_type!(
 struct Loop {
     ops: Arc<dyn Ops>,
     track: Arc<Track>,
+    /// Its controller, and a lock that makes a removal and its adding back one step (two
+    /// hammers must not add it twice).
+    parent: LoopController,
+    membership: Arc<Mutex<()>>,
 }
 
 fn add_loop<T: SuperLoop>(
@@ -1100,7 +1114,12 @@ fn add_loop<T: SuperLoop>(
     parent.add(&handle);
     let ops: Arc<dyn Ops> = Arc::new(handle);
     *track.handle.lock().unwrap() = Some(ops.clone());
-    Loop { ops, track }
+    Loop {
+        ops,
+        track,
+        parent: parent.clone(),
+        membership: Arc::default(),
+    }
 }
 
 fn add_random_loop(
@@ -1949,6 +1968,8 @@ fn hammer(
         let roll = rng.below(1000);
         if rng.below(100) < 2 {
             arm_timer_stop(&mut rng, loops, world);
+        } else if rng.below(100) < 2 {
+            remove_and_add_back(id, &mut rng, watch, loops, world);
         } else if rng.below(100) < 5 {
             task_op(
                 id,
@@ -2054,6 +2075,33 @@ fn hammer(
         }
     }
     held
+}
+
+/// Removes a random loop from its controller while everything else goes on (a reset may be
+/// under way, or a hook may be stopping it), checks that it is no longer a member, and adds it
+/// back (the last of its controller's members): it must return, and pair its hooks.
+fn remove_and_add_back(id: usize, rng: &mut Rng, watch: &Watch, loops: &[Loop], world: &World) {
+    let l = rng.pick(loops);
+    let Ok(_one) = l.membership.try_lock() else {
+        return;
+    };
+    let label = &l.track.label;
+    let removed = watch.call(
+        id,
+        || format!("remove({label})"),
+        || l.ops.remove_from(&l.parent),
+    );
+    if !removed {
+        world.violation(format!("remove({label}) said it was not a member"));
+    }
+    if l.ops.remove_from(&l.parent) {
+        world.violation(format!("{label} was still a member after its removal"));
+    }
+    world.tally.removals.fetch_add(1, Ordering::Relaxed);
+    if rng.below(2) == 0 {
+        thread::sleep(rng.range_ms(0, 3));
+    }
+    watch.call(id, || format!("add({label})"), || l.ops.add_to(&l.parent));
 }
 
 /// `Signal::after(d).then(|| loop.stop())` on a random loop: the callback runs on a thread of
@@ -2514,9 +2562,10 @@ pub fn soak(secs: u64, seed: u64) {
     );
     println!(
         "soak: seed {seed}: the tracing subscriber panicked {} times; {} tasks stopped their own \
-         controller",
+         controller; {} loops removed from their controller and added back",
         SUBSCRIBER_PANICS.load(Ordering::Relaxed),
-        n(&t.tasks_stopping_controller)
+        n(&t.tasks_stopping_controller),
+        n(&t.removals)
     );
     if thread_starts < 2 * 64 || resets == 0 {
         problems.push(format!(
@@ -2543,6 +2592,12 @@ pub fn soak(secs: u64, seed: u64) {
              stop-token callbacks",
             n(&t.sibling_calls),
             n(&t.stop_callbacks)
+        ));
+    }
+    if n(&t.removals) < 20 {
+        problems.push(format!(
+            "too little happened to prove anything about removals: {} loops removed",
+            n(&t.removals)
         ));
     }
     if n(&t.timer_stops_armed) < 20 || n(&t.chains_built) < 100 {
