@@ -131,16 +131,23 @@ impl Mailbox {
         inbox.in_hand = inbox.in_hand.saturating_sub(1);
     }
 
-    /// Member `index` has been restarted by a reset and is now in `epoch`: its excesses still
-    /// queued from an older epoch are answered, and dropped. Without this, a nested group
-    /// whose supervisor is not running would count them as pending forever, and never be
-    /// settled (`wait_green`), although nothing is left to act on. Returns whether any was
-    /// dropped. An event the supervisor has in hand is left to it (it sees it is stale).
+    /// Member `index` is being restarted by a reset, into `epoch`: what it queued before is
+    /// answered by that restart, and dropped: its excesses from an older epoch, and the end of
+    /// a thread the reset replaces. (Left queued, that end would start the member again alone,
+    /// uncounted, even when the reset's start of it failed and its retry waits out a backoff
+    /// counted against `max_restarts`; and whether it was queued at all depends on whether
+    /// its thread ended on its own just before the reset's stop reached it.) Without this, a
+    /// nested group whose supervisor is not running would also count them as pending forever,
+    /// and never be settled (`wait_green`), although nothing is left to act on. Returns
+    /// whether any was dropped. An event the supervisor has in hand is left to it (it sees it
+    /// is stale).
     pub(crate) fn drop_stale(&self, index: usize, epoch: u64) -> bool {
         let mut inbox = self.inbox.lock();
         let before = inbox.queue.len();
-        inbox.queue.retain(|e| {
-            !matches!(e, GroupEvent::Exceeded { index: i, epoch: e } if *i == index && *e < epoch)
+        inbox.queue.retain(|e| match e {
+            GroupEvent::Exceeded { index: i, epoch: e } => !(*i == index && *e < epoch),
+            GroupEvent::Ended { index: i, .. } => *i != index,
+            _ => true,
         });
         inbox.queue.len() != before
     }
@@ -354,21 +361,25 @@ mod tests {
     }
 
     #[test]
-    fn a_restart_drops_the_members_older_excesses_only() {
+    fn a_restart_drops_the_members_older_excesses_and_ends_only() {
         let m = Mailbox::new();
         let a = Link::new(m.clone(), 0);
         let b = Link::new(m.clone(), 1);
         a.exceeded(0);
         b.exceeded(0);
         a.ended(3);
-        assert_eq!(m.pending(), 3);
-        assert!(a.restarted_into(1), "a's excess of epoch 0 is answered");
+        b.ended(5);
+        assert_eq!(m.pending(), 4);
+        assert!(
+            a.restarted_into(1),
+            "a's excess of epoch 0 and its thread's end are answered"
+        );
         assert!(!a.restarted_into(1), "nothing more to drop");
         assert_eq!(
             drain(&m),
             vec![
                 GroupEvent::Exceeded { index: 1, epoch: 0 },
-                GroupEvent::Ended { index: 0, gen: 3 },
+                GroupEvent::Ended { index: 1, gen: 5 },
             ]
         );
         a.exceeded(1);
