@@ -110,6 +110,32 @@
 //! per-cycle path takes no lock and allocates nothing: it reads one atomic flag and stores the
 //! cycle count.
 //!
+//! **Why this closes the whole class.** The rule: *any public method of any loop or controller
+//! may be called from any hook, `cycle`, `then` callback, `on_reset` or task, and returns.* A
+//! deadlock among the crate's operations would be a circle of threads, each blocked until the
+//! next one does something. The crate's mutexes cannot be part of one: none is held while its
+//! holder blocks on another thread or runs user code, so each holder always goes on to release
+//! it. What remains are the waits on another thread, and there are exactly these: for the
+//! holder of a busy flag (a loop's or a controller's), for a thread to end (a loop's thread,
+//! a task, a supervisor), and for a supervisor to settle (`wait_green`). Each is entered in the
+//! graph before it blocks, under the graph's one lock, and the chain of waits from what it
+//! waits for is followed: a circle can only be closed by the wait being added, and that is the
+//! wait checked, so none is ever closed. The holders are kept exact (every claim and release
+//! of a flag that a thread waits for is reported under the flag's own lock), so that a refusal
+//! answers a real circle, not a stale one. (`superloops::__private::wait_graph()` prints the
+//! waits registered at a moment, for a test that fails to settle.)
+//!
+//! Why not a total order of the flags instead: user code would invert any order. A hook of loop
+//! `a` may stop loop `b` while, on another thread, a hook of `b` stops `a`; whichever order is
+//! fixed, one of the two takes the flags against it. So the busy flags stay, held across the
+//! hooks of the operation they serialise (a `stop` returns once the loop's `on_stop` has run,
+//! whoever runs it), and the graph refuses the one wait that would close a circle.
+//!
+//! What it cannot see: waits inside user code. A hook that blocks on a channel of its own until
+//! another thread sends, while that thread waits in the crate for the hook's loop, is a circle
+//! the crate never learns of (as with any lock in Rust). Hooks should not block on threads that
+//! call into their own loop.
+//!
 //! ## Architecture
 //!
 //! The runtime reads as layers: a module imports only the layers beneath it (declared before
