@@ -57,7 +57,8 @@ pub(crate) struct Entry {
     pub(crate) member: Arc<dyn Member>,
 }
 
-/// The members, in declaration order, and the number the next one added gets.
+/// The members, in declaration order (so their numbers go up), and the number the next one
+/// added gets.
 #[derive(Default)]
 pub(crate) struct Members {
     pub(crate) list: Vec<Entry>,
@@ -187,12 +188,9 @@ impl Ctrl {
 
     /// Member number `id`, if it is still a member.
     pub(crate) fn member(&self, id: usize) -> Option<Entry> {
-        self.members
-            .lock()
-            .list
-            .iter()
-            .find(|e| e.id == id)
-            .cloned()
+        let members = self.members.lock();
+        let at = members.list.binary_search_by_key(&id, |e| e.id).ok()?;
+        Some(members.list[at].clone())
     }
 
     /// Adds `member`, and links it to this controller's mailbox.
