@@ -210,6 +210,53 @@ fn a_member_removed_during_a_reset_is_not_restarted_by_it() {
     assert_nothing_ran_under_a_lock();
 }
 
+probe!(Stuck, grace = "20s");
+
+/// A reset is waiting (up to its 20 s grace) for a member whose thread ignores its stop; the
+/// member is removed meanwhile: the reset stops waiting for it and finishes at once, and the
+/// removal waits for the thread instead, then runs its `on_stop`.
+#[test]
+fn a_reset_under_way_does_not_wait_for_a_member_removed_meanwhile() {
+    let c = LoopController::new().backoff(Duration::ZERO, Duration::ZERO);
+    let trigger_probe = Probe::new(CycleMode::SleepUntilStop);
+    let trigger_log = trigger_probe.log.clone();
+    let trigger = c.new_loop(Device(trigger_probe));
+    let (unblock, blocked) = unbounded::<()>();
+    let probe = Probe::new(CycleMode::StuckOnce(blocked));
+    let log = probe.log.clone();
+    let stuck = c.new_loop(Stuck(probe));
+    assert!(c.start());
+    c.maintain_loops();
+    trigger_log.wait_for("cycle", 1);
+    eventually("the stuck member is in its first cycle", || {
+        stuck.status().state == LoopState::Running
+    });
+
+    assert!(trigger.failure(), "a reset, which stops the stuck member");
+    eventually("the reset waits for the stuck member", || {
+        stuck.status().state == LoopState::Stopping
+    });
+    let remover = {
+        let (c, stuck) = (c.clone(), stuck.clone());
+        std::thread::spawn(move || c.remove(&stuck))
+    };
+    // Well inside the stuck member's 20 s grace: the reset no longer waits for it.
+    assert!(
+        c.wait_green(Duration::from_secs(5)),
+        "the reset still waits for a removed member:\n{}",
+        c.health()
+    );
+    trigger_log.wait_for("cycle", 2);
+    assert_eq!(c.health().members.len(), 1);
+    assert!(!remover.is_finished(), "the removal waits for the thread");
+    unblock.send(()).unwrap();
+    assert!(within_bound("the removal", move || remover.join().unwrap()));
+    assert!(!stuck.status().alive);
+    assert_paired(&log, 1, 0);
+    assert!(c.stop());
+    assert_nothing_ran_under_a_lock();
+}
+
 /// The slot holds a clone of the controller: dropping it lets the controller go.
 fn slot_drop<T>(slot: Arc<OnceLock<T>>) {
     drop(slot);

@@ -238,8 +238,7 @@ impl Ctrl {
             self.changed.notify_all();
         }
         entry.member.set_link(None);
-        entry.member.stop_in_order(true, report);
-        entry.member.shutdown(report);
+        entry.member.stop_removed(report);
         self.notify_changed();
         true
     }

@@ -590,6 +590,11 @@ impl<K: Kinds> Lifecycle<K> {
         self.linked = linked;
     }
 
+    /// A member of a group (not removed from it).
+    pub(crate) fn is_linked(&self) -> bool {
+        self.linked
+    }
+
     /// Its group's `maintain_loops`: a start, unless it is no longer a member (removed while
     /// the maintain was under way: a removed loop is never started by its old group).
     pub(crate) fn maintain(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {

@@ -45,6 +45,13 @@ pub(crate) trait Member: Send + Sync {
     /// Ends any supervisor thread and tasks of its own (nested groups), adding the tasks'
     /// outcomes to `report`.
     fn shutdown(&self, _report: &mut StopReport) {}
+    /// Stops it once it has been removed from its group (and unlinked): as its group's stop
+    /// would, but as a stop of its own, which a stop of the old group under way does not
+    /// wait for.
+    fn stop_removed(&self, report: &mut StopReport) {
+        self.stop_in_order(true, report);
+        self.shutdown(report);
+    }
     fn is_alive(&self) -> bool;
     fn is_stalled(&self) -> bool;
     /// A reset is about to restart it: a clean slate (failures zeroed, and the excesses
@@ -169,6 +176,16 @@ impl Member for LoopOwner {
         };
         let listed = Listed::of(&begun);
         let clean = Member::finish_stop(self, Stopping::Loop(begun), signalled);
+        listed.add(report, self.runner.report_name(), clean);
+    }
+    fn stop_removed(&self, report: &mut StopReport) {
+        let ran = self.runner.is_alive();
+        let clean = self.runner.stop();
+        let listed = if ran {
+            Listed::ByOutcome
+        } else {
+            Listed::Nowhere
+        };
         listed.add(report, self.runner.report_name(), clean);
     }
     fn is_alive(&self) -> bool {

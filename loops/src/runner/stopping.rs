@@ -20,7 +20,7 @@ impl Runner {
                     go(&token, &name);
                     // The grace counts from the request: it is the thread's time to react.
                     let deadline = Instant::now().checked_add(self.config.grace);
-                    return self.stop_finish(deadline, name);
+                    return self.stop_finish(deadline, name, false);
                 }
                 Stop::Asked(token) => {
                     drop(st);
@@ -52,10 +52,29 @@ impl Runner {
     /// The second half of a stop (`busy` held): waits until the thread has ended or
     /// `deadline` (`None`: forever), then runs `on_stop` here, or abandons the thread.
     /// Releases `busy`. True when no thread of the loop is left running.
-    pub(crate) fn stop_finish(self: &Arc<Self>, deadline: Option<Instant>, name: Arc<str>) -> bool {
+    ///
+    /// `group`: a stop by its group (a reset, the group's stop). If the loop is removed from
+    /// the group meanwhile, that stop no longer waits for it: it is left to end on its own,
+    /// and the removal's own stop waits for it instead.
+    pub(crate) fn stop_finish(
+        self: &Arc<Self>,
+        deadline: Option<Instant>,
+        name: Arc<str>,
+        group: bool,
+    ) -> bool {
         let me = thread::current().id();
         let mut st = self.lock();
         while let Joining::Running(thread) = st.life.joining() {
+            if group && !st.life.is_linked() {
+                st.life.leave_unjoined();
+                drop(st);
+                debug!(
+                    thread = %name,
+                    "Removed from its group: the group's stop no longer waits for it"
+                );
+                self.finish_op(self.lock(), me);
+                return false;
+            }
             let Ok(waiting) = waits::for_thread(thread) else {
                 // That thread waits, through others, for this one: it cannot be waited for.
                 st.life.leave_unjoined();
@@ -149,7 +168,7 @@ impl Runner {
                         drop(st);
                         go(&token, &name);
                         let deadline = Instant::now().checked_add(self.config.grace);
-                        self.stop_finish(deadline, name);
+                        self.stop_finish(deadline, name, false);
                         st = self.lock();
                     }
                     return self.start_from(st, me);

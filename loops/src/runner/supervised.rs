@@ -66,6 +66,8 @@ impl Runner {
         let mut st = self.lock();
         st.life.link(link.is_some());
         st.link = link;
+        // A group's stop waiting for its thread no longer does once it is removed.
+        self.changed.notify_all();
     }
 
     /// For its group's `maintain_loops`: starts it unless it has been removed from the group.
@@ -184,7 +186,7 @@ impl Runner {
         match begun {
             Begun::Idle { clean } => clean,
             Begun::Asked { .. } => false,
-            Begun::Waiting { name } => self.stop_finish(deadline, name),
+            Begun::Waiting { name } => self.stop_finish(deadline, name, true),
         }
     }
 }
