@@ -298,7 +298,8 @@ impl LoopController {
     /// it (within its grace, with the usual pairing of hooks; a thread past its grace is
     /// abandoned), takes it out of supervision and out of [`health`](Self::health), and returns
     /// whether it was a member. A restart or backoff already scheduled for it is dropped, and
-    /// its events not yet handled too; a reset under way does not restart it. The removed
+    /// its events not yet handled too; a reset under way neither restarts it nor waits for its
+    /// thread (this call does). The removed
     /// handle still works on its own, as a loop of no group: its `start`, `stop` and
     /// `status` behave as for a loop never added. Added again, it is a new member, the last
     /// in declaration order.
