@@ -28,6 +28,7 @@
 //!
 //! This file imports nothing from the crate.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::thread::{self, ThreadId};
@@ -116,6 +117,9 @@ pub(crate) fn for_thread(thread: ThreadId) -> Result<Waiting, WouldDeadlock> {
     let me = thread::current().id();
     let mut g = GRAPH.lock();
     if g.leads_to(thread, me) {
+        let graph = describe_graph(&g);
+        drop(g);
+        note_refusal(format!("thread {thread:?} to end"), graph);
         return Err(WouldDeadlock);
     }
     Ok(g.add(me, On::Thread(thread)))
@@ -128,6 +132,9 @@ pub(crate) fn for_busy(key: Key, holder: ThreadId) -> Result<Waiting, WouldDeadl
     let me = thread::current().id();
     let mut g = GRAPH.lock();
     if g.leads_to(holder, me) {
+        let graph = describe_graph(&g);
+        drop(g);
+        note_refusal(format!("busy flag {key:#x}, held by {holder:?}"), graph);
         return Err(WouldDeadlock);
     }
     match g.holders.iter_mut().find(|(k, _)| *k == key) {
@@ -146,10 +153,41 @@ pub(crate) fn holder_changed(key: Key, holder: Option<ThreadId>) {
     }
 }
 
-/// The waits registered now, one line each (`name (id) waits for …`): for a test's failure
-/// message.
+/// The waits registered now, one line each (`name (id) waits for …`), then the last waits
+/// refused and the graph each met: for a test's failure message.
 pub(crate) fn describe() -> String {
-    let g = GRAPH.lock();
+    let mut out = describe_graph(&GRAPH.lock());
+    let refused = REFUSED.lock().clone();
+    for (i, r) in refused.iter().enumerate() {
+        let _ = write!(
+            out,
+            "refused ({} of the last {}): {r}",
+            i + 1,
+            refused.len()
+        );
+    }
+    out
+}
+
+/// The last few waits refused (newest last), each with the graph it met.
+static REFUSED: Lock<VecDeque<String>> = Lock::new(VecDeque::new());
+
+/// Notes a refused wait of the current thread for `what`, with the graph that refused it.
+/// Taken apart from the graph's lock: each lock here is a leaf.
+fn note_refusal(what: String, graph: String) {
+    let me = thread::current();
+    let who = me.name().unwrap_or("?");
+    let mut refused = REFUSED.lock();
+    if refused.len() == 8 {
+        refused.pop_front();
+    }
+    refused.push_back(format!(
+        "{who} ({:?}) for {what}; the graph:\n{graph}",
+        me.id()
+    ));
+}
+
+fn describe_graph(g: &Graph) -> String {
     let name = |t: ThreadId| {
         g.waits
             .iter()
@@ -225,6 +263,11 @@ mod tests {
         let (b, leave_b, jb) = parked(move || for_thread(a));
         // Waiting for B, or for a flag B holds, or for A, would close the circle.
         assert_eq!(for_thread(b).err(), Some(WouldDeadlock));
+        let told = describe();
+        assert!(
+            told.contains(&format!("{me:?}) for thread {b:?} to end; the graph:")),
+            "a refusal is told with the graph it met: {told}"
+        );
         assert_eq!(for_busy(0x21, b).err(), Some(WouldDeadlock));
         assert_eq!(for_thread(a).err(), Some(WouldDeadlock));
         // This thread releases 0x20: A is no longer waiting for it, so no circle.
