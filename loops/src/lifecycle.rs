@@ -35,6 +35,8 @@ use crate::{LoopState, Signal};
 mod answers;
 pub(crate) use answers::*;
 
+mod group; // the transitions its group's supervisor asks for
+
 /// The types the machine moves around without looking inside.
 pub(crate) trait Kinds {
     /// The loop's value.
@@ -510,98 +512,6 @@ impl<K: Kinds> Lifecycle<K> {
             } else {
                 Done::Abandoned { stale: Some(value) }
             }
-        }
-    }
-
-    // ---- For the supervisor ----------------------------------------------------------
-
-    /// Starts it again if it is still supervised and thread `gen` was its last one, and
-    /// nothing has started it since.
-    pub(crate) fn restart_if_ended(&mut self, me: K::Tid, gen: u64) -> Start<K::Value, K::Tid> {
-        if let Some(holder) = self.wait_for(me) {
-            return Start::Wait(holder);
-        }
-        if self.busy.is_none()
-            && self.supervised
-            && self.run.is_none()
-            && !self.queued
-            && self.generations == gen + 1
-        {
-            self.start_now(me)
-        } else {
-            Start::Already
-        }
-    }
-
-    /// Starts it again if it is still supervised, wanted and not running: the retry of a
-    /// start that failed.
-    pub(crate) fn restart_failed(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
-        if let Some(holder) = self.wait_for(me) {
-            return Start::Wait(holder);
-        }
-        if self.busy.is_none()
-            && self.supervised
-            && self.wanted
-            && self.run.is_none()
-            && !self.queued
-        {
-            self.start_now(me)
-        } else {
-            Start::Already
-        }
-    }
-
-    /// A reset's restart: starts it if it is still supervised (a member stopped from outside
-    /// meanwhile stays stopped).
-    pub(crate) fn restart_supervised(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
-        match self.caller(me) {
-            Caller::Other => {}
-            _ => return Start::Already,
-        }
-        if let Some(holder) = self.wait_for(me) {
-            return Start::Wait(holder);
-        }
-        if self.supervised {
-            self.start_now(me)
-        } else {
-            Start::Already
-        }
-    }
-
-    /// A reset's or a group stop's stop: from the loop's own thread or the holder it only
-    /// asks (it cannot wait for itself).
-    pub(crate) fn stop_from_group(&mut self, me: K::Tid, unsupervise: bool) -> Stop<K::Tid> {
-        match self.caller(me) {
-            Caller::OwnThread | Caller::Holder(_) => Stop::Asked(self.stop_refused(unsupervise)),
-            _ => match self.wait_for(me) {
-                Some(holder) => Stop::Wait(holder),
-                None => self.stop_now(me, unsupervise),
-            },
-        }
-    }
-
-    /// A reset restarted it: failures counted before now are answered (`epoch` moves on).
-    pub(crate) fn reset_restarted(&mut self) {
-        self.epoch += 1;
-    }
-
-    /// It became a member of a group (`true`), or was removed from its group (`false`).
-    pub(crate) fn link(&mut self, linked: bool) {
-        self.linked = linked;
-    }
-
-    /// A member of a group (not removed from it).
-    pub(crate) fn is_linked(&self) -> bool {
-        self.linked
-    }
-
-    /// Its group's `maintain_loops`: a start, unless it is no longer a member (removed while
-    /// the maintain was under way: a removed loop is never started by its old group).
-    pub(crate) fn maintain(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
-        if self.linked {
-            self.start(me)
-        } else {
-            Start::Already
         }
     }
 

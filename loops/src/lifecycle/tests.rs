@@ -596,3 +596,27 @@ fn a_removed_loop_is_not_maintained() {
     member.link(true);
     assert!(matches!(member.maintain(OTHER), Start::Begin(_)));
 }
+
+/// A loop removed from its group while the group's supervisor acts on it: the group's stop
+/// and its restarts neither act nor wait, whoever holds the loop's busy flag (its removal,
+/// stopping it within its grace).
+#[test]
+fn a_removed_loop_is_neither_stopped_nor_restarted_by_its_old_group() {
+    for at in STATES {
+        let mut l = build(at);
+        l.link(false);
+        assert!(
+            matches!(l.stop_from_group(OTHER, false), Stop::Idle { clean: true }),
+            "{at:?}"
+        );
+        assert!(
+            matches!(l.restart_supervised(OTHER), Start::Already),
+            "{at:?}"
+        );
+        assert!(matches!(l.restart_failed(OTHER), Start::Already), "{at:?}");
+        assert!(
+            matches!(l.restart_if_ended(OTHER, 0), Start::Already),
+            "{at:?}"
+        );
+    }
+}
