@@ -231,13 +231,14 @@ impl Ctrl {
             };
             members.list.remove(at)
         };
+        // Unlinked first: it sends nothing more, and what it sent before is dropped.
+        entry.member.set_link(None);
         self.mailbox.forget(entry.id);
         {
             let mut st = self.state.lock();
             st.supervision.forget(entry.id);
             self.changed.notify_all();
         }
-        entry.member.set_link(None);
         entry.member.stop_removed(report);
         self.notify_changed();
         true

@@ -203,6 +203,16 @@ impl Ctrl {
                 };
                 (decision, "a task".to_owned(), cause)
             }
+            // One the supervisor had in hand when its member was removed names no member.
+            GroupEvent::Ended { index, .. } | GroupEvent::StartFailed { index }
+                if !members.iter().any(|e| e.id == index) =>
+            {
+                (
+                    Decision::Nothing(Skip::UnknownMember),
+                    String::new(),
+                    String::new(),
+                )
+            }
             GroupEvent::Ended { index, gen } => {
                 let decision = self
                     .lock_state()
