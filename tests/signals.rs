@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::BOUND;
-use superloops::channel::{unbounded, Receiver};
+use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::prelude::*;
 
 /// Names the scenario a child runs.
@@ -46,11 +46,13 @@ loop_group! {
 }
 
 /// A loop whose cycle ignores stop: its stop waits out a grace longer than any test.
-struct Deaf(Receiver<()>);
+/// Ignores its stop: blocks in its cycle until its channel disconnects. Says when it is in.
+struct Deaf(Receiver<()>, Sender<()>);
 
 #[superloop(grace = "10m")]
 impl Deaf {
     fn cycle(&mut self) {
+        let _ = self.1.send(());
         let _ = self.0.recv();
     }
 }
@@ -77,10 +79,14 @@ fn child() {
         }
         "slow-shutdown" => {
             let (_keep, rx) = unbounded();
+            let (inside_tx, inside) = unbounded();
             let controller = LoopController::new();
-            controller.new_loop(Deaf(rx));
+            controller.new_loop(Deaf(rx, inside_tx));
             controller.start();
             controller.maintain_loops();
+            // Deaf in its cycle before the parent is told to signal: a stop signalled before
+            // its first cycle ends it at once, and there is no slow shutdown to cut short.
+            inside.recv().expect("Deaf's first cycle");
             let report = controller.run_until_signal().expect("signal handlers");
             println!("report: {report}");
             println!("returned");
