@@ -371,7 +371,7 @@ impl Ctrl {
                 }
                 // A clean slate: failures of the run that was reset do not count against the
                 // new one, and excesses counted before now are answered. (A member removed
-                // meanwhile is no longer supervised: it is not started.)
+                // meanwhile is neither started nor waited for: it is no longer linked.)
                 e.member.reset_restarting();
                 e.member.restart_supervised();
             }
