@@ -75,22 +75,26 @@ pub(crate) fn restart_set(
     trigger: Option<usize>,
 ) -> Vec<usize> {
     let is_trigger = |m: &Facts| trigger == Some(m.id);
-    let ids = |set: Vec<&Facts>| set.into_iter().map(|m| m.id).collect();
     match strategy {
-        Strategy::OneForOne => ids(members.iter().filter(|m| is_trigger(m)).collect()),
+        Strategy::OneForOne => members
+            .iter()
+            .filter(|m| is_trigger(m))
+            .map(|m| m.id)
+            .collect(),
         // A trigger that does not reset globally is restarted only if its thread is dead.
-        Strategy::OneForAll => ids(members
+        Strategy::OneForAll => members
             .iter()
             .filter(|m| m.resets_globally || (is_trigger(m) && !m.alive))
-            .collect()),
+            .map(|m| m.id)
+            .collect(),
         Strategy::RestForOne => {
             let from = members.iter().position(is_trigger).unwrap_or(0);
-            ids(members
+            members
                 .iter()
                 .enumerate()
-                .filter(|&(i, m)| is_trigger(m) || (i >= from && m.resets_globally))
-                .map(|(_, m)| m)
-                .collect())
+                .filter(|&(at, m)| is_trigger(m) || (at >= from && m.resets_globally))
+                .map(|(_, m)| m.id)
+                .collect()
         }
     }
 }

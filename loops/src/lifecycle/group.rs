@@ -7,62 +7,43 @@ impl<K: Kinds> Lifecycle<K> {
     /// Starts it again if it is still supervised and thread `gen` was its last one, and
     /// nothing has started it since.
     pub(crate) fn restart_if_ended(&mut self, me: K::Tid, gen: u64) -> Start<K::Value, K::Tid> {
-        if !self.linked {
-            // Removed from the group: its supervisor no longer starts it, nor waits for it.
-            return Start::Already;
-        }
-        if let Some(holder) = self.wait_for(me) {
-            return Start::Wait(holder);
-        }
-        if self.busy.is_none()
-            && self.supervised
-            && self.run.is_none()
-            && !self.queued
-            && self.generations == gen + 1
-        {
-            self.start_now(me)
-        } else {
-            Start::Already
-        }
+        self.supervisor_start(me, |l| {
+            l.supervised && l.run.is_none() && !l.queued && l.generations == gen + 1
+        })
     }
 
     /// Starts it again if it is still supervised, wanted and not running: the retry of a
     /// start that failed.
     pub(crate) fn restart_failed(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
-        if !self.linked {
-            return Start::Already;
-        }
-        if let Some(holder) = self.wait_for(me) {
-            return Start::Wait(holder);
-        }
-        if self.busy.is_none()
-            && self.supervised
-            && self.wanted
-            && self.run.is_none()
-            && !self.queued
-        {
-            self.start_now(me)
-        } else {
-            Start::Already
-        }
+        self.supervisor_start(me, |l| {
+            l.supervised && l.wanted && l.run.is_none() && !l.queued
+        })
     }
 
     /// A reset's restart: starts it if it is still supervised (a member stopped from outside
     /// meanwhile stays stopped).
     pub(crate) fn restart_supervised(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
-        if !self.linked {
-            // Removed from the group while its reset was under way: not restarted, and not
-            // waited for (its removal may be stopping it, up to its grace).
+        if self.caller(me) != Caller::Other {
             return Start::Already;
         }
-        match self.caller(me) {
-            Caller::Other => {}
-            _ => return Start::Already,
+        self.supervisor_start(me, |l| l.supervised)
+    }
+
+    /// A start its supervisor makes: none for a loop removed from the group (neither started
+    /// nor waited for: its removal may be stopping it, up to its grace); a wait for the
+    /// operation under way; else a start if `may` says so, with `busy` free.
+    fn supervisor_start(
+        &mut self,
+        me: K::Tid,
+        may: impl FnOnce(&Self) -> bool,
+    ) -> Start<K::Value, K::Tid> {
+        if !self.linked {
+            return Start::Already;
         }
         if let Some(holder) = self.wait_for(me) {
             return Start::Wait(holder);
         }
-        if self.supervised {
+        if self.busy.is_none() && may(self) {
             self.start_now(me)
         } else {
             Start::Already
