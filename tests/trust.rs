@@ -10,74 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use common::hooks::Hooks;
 use common::*;
 use superloops::channel::{bounded, unbounded, Receiver, Sender};
 use superloops::prelude::*;
-
-type Hook = Arc<dyn Fn() + Send + Sync>;
-type CycleHook = Arc<dyn Fn(&Ctx) + Send + Sync>;
-
-/// A loop whose hooks run the closures given: for hooks that call other loops.
-#[derive(Clone, Default)]
-struct Hooks {
-    log: Log,
-    on_start: Option<Hook>,
-    on_stop: Option<Hook>,
-    cycle: Option<CycleHook>,
-}
-
-impl Hooks {
-    fn on_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.on_start = Some(Arc::new(f));
-        self
-    }
-    fn on_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.on_stop = Some(Arc::new(f));
-        self
-    }
-    fn cycle(mut self, f: impl Fn(&Ctx) + Send + Sync + 'static) -> Self {
-        self.cycle = Some(Arc::new(f));
-        self
-    }
-}
-
-macro_rules! hooked {
-    ($name:ident $(, $($opt:tt)*)?) => {
-        struct $name(Hooks);
-
-        #[superloops::superloop($($($opt)*)?)]
-        impl $name {
-            fn on_start(&mut self) -> Result<(), String> {
-                self.0.log.push("on_start");
-                if let Some(f) = &self.0.on_start {
-                    f();
-                }
-                Ok(())
-            }
-            fn on_stop(&mut self) {
-                self.0.log.push("on_stop");
-                if let Some(f) = &self.0.on_stop {
-                    f();
-                }
-            }
-            fn on_thread_start(&mut self) {
-                self.0.log.push("on_thread_start");
-            }
-            fn on_thread_stop(&mut self) {
-                self.0.log.push("on_thread_stop");
-            }
-            fn cycle(&mut self, ctx: &Ctx) {
-                self.0.log.push("cycle");
-                match &self.0.cycle {
-                    Some(f) => f(ctx),
-                    None => {
-                        ctx.sleep(Duration::from_secs(3600));
-                    }
-                }
-            }
-        }
-    };
-}
 
 hooked!(Plain, grace = "20s");
 hooked!(Lone, grace = "20s", reset_globally = false);

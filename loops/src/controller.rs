@@ -340,6 +340,12 @@ impl LoopController {
 
     /// Starts every member whose thread is not alive, in order (and puts it under
     /// supervision again).
+    ///
+    /// It waits for no other group operation. A stop of the group that comes while it runs
+    /// wins: the members after it stay stopped. During a reset it returns at once and the
+    /// reset does it, once the reset's members are started again (a member of the reset's set
+    /// is never started while `on_reset` runs); [`wait_green`](Self::wait_green) waits for
+    /// that too. A member another thread is starting meanwhile is left to that start.
     pub fn maintain_loops(&self) {
         self.ctrl().maintain();
     }
@@ -458,11 +464,8 @@ impl Member for Owner {
     fn set_link(&self, link: Option<Link>) {
         self.ctrl.set_link(link);
     }
-    fn start(&self) -> bool {
-        Member::start(&*self.ctrl)
-    }
-    fn maintain(&self) {
-        Member::maintain(&*self.ctrl);
+    fn maintain(&self, go: &dyn Fn() -> bool) {
+        Member::maintain(&*self.ctrl, go);
     }
     fn restart_if_ended(&self, gen: u64) -> bool {
         self.ctrl.restart_if_ended(gen)
@@ -519,14 +522,6 @@ impl Member for Ctrl {
         self.lock_state().parent = link;
     }
 
-    fn start(&self) -> bool {
-        if let Some(me) = self.me.upgrade() {
-            me.start_supervisor();
-        }
-        self.maintain();
-        true
-    }
-
     fn restart_if_ended(&self, _gen: u64) -> bool {
         false
     }
@@ -535,10 +530,10 @@ impl Member for Ctrl {
         false
     }
 
-    /// Its parent's `maintain_loops`: unless it has been removed from that parent meanwhile
-    /// (checked under its own busy flag, which its removal's stop takes too).
-    fn maintain(&self) {
-        self.maintain_with(true);
+    /// Its parent's `maintain_loops`: unless it has been removed from that parent meanwhile,
+    /// or the parent's operation has been overtaken (`go`).
+    fn maintain(&self, go: &dyn Fn() -> bool) {
+        self.maintain_with(true, go);
     }
 
     /// Each member restarted by its own rule (a loop only if still supervised), not
@@ -548,7 +543,6 @@ impl Member for Ctrl {
     /// outside ends it.
     fn restart_supervised(&self) -> bool {
         let members = self.members();
-        let claimed = self.claim();
         {
             let mut st = self.lock_state();
             st.supervision.revive();
@@ -558,9 +552,6 @@ impl Member for Ctrl {
         for Entry { member, .. } in &members {
             any |= member.restart_supervised();
         }
-        if claimed {
-            self.release();
-        }
         any
     }
 
@@ -569,11 +560,8 @@ impl Member for Ctrl {
     }
 
     fn begin_stop(&self, unsupervise: bool) -> Stopping {
-        let members = self.members();
-        // Held until `finish_stop`; when it cannot be claimed (a circle of waits), the stop
-        // runs beside the operation under way.
-        let claimed = self.claim();
-        let members = members
+        let members = self
+            .members()
             .into_iter()
             .rev()
             .map(|e| {
@@ -581,39 +569,25 @@ impl Member for Ctrl {
                 (e.member, begun)
             })
             .collect();
-        Stopping::Nested { members, claimed }
+        Stopping::Nested(members)
     }
 
     fn finish_stop_into(&self, begun: Stopping, signalled: Instant, report: &mut StopReport) {
-        let Stopping::Nested {
-            members: begun,
-            claimed,
-        } = begun
-        else {
+        let Stopping::Nested(begun) = begun else {
             return;
         };
         for (member, b) in begun {
             member.finish_stop_into(b, signalled, report);
         }
-        if claimed {
-            self.release();
-        }
     }
 
     fn finish_stop(&self, begun: Stopping, signalled: Instant) -> bool {
-        let Stopping::Nested {
-            members: begun,
-            claimed,
-        } = begun
-        else {
+        let Stopping::Nested(begun) = begun else {
             return true;
         };
         let mut clean = true;
         for (member, b) in begun {
             clean &= member.finish_stop(b, signalled);
-        }
-        if claimed {
-            self.release();
         }
         clean
     }

@@ -1,23 +1,34 @@
-//! A controller's core ([`Ctrl`]): its settings, members, tasks and mailbox, the group
-//! operations that act on every member (`maintain_loops`, `stop_loops`, `stop`), and the busy
-//! flag that serialises them.
+//! A controller's core ([`Ctrl`]): its settings, members, tasks and mailbox, and the group
+//! operations that act on every member (`maintain_loops`, `stop_loops`, `stop`), side by side
+//! with no busy flag.
 //!
 //! The supervisor thread's part (reacting to member events: resets, lone restarts, giving
 //! up) is in [`supervisor`](crate::supervisor); the public face is
 //! [`LoopController`](crate::LoopController), in `controller.rs`.
 //!
-//! # The busy flag
+//! # No busy flag
 //!
 //! Group operations run user code on the caller's thread (a member's `on_start` inside
-//! `maintain_loops`, its `on_stop` inside `stop_loops`). They are serialised by a busy flag
-//! waited on with a condvar, never by a lock held across that code. The flag is re-entrant
-//! for the thread that holds it (a member's hook that the operation runs may call back into
-//! the controller), and its waits go through the wait-for graph: a claim that would close a
-//! circle of waits is refused, and the operation then runs without it (a stop), or is left
-//! to the holder to run when it is done (a `maintain_loops`).
+//! `maintain_loops`, its `on_stop` inside `stop_loops`), and the supervisor's resets run it on
+//! the supervisor thread. No flag of the controller is held across that code, and no group
+//! operation waits for another one: they run side by side, each member's own start and stop
+//! serialised by that member, and they agree through two counters, read under each member's
+//! own lock just before it is started:
+//!
+//! - a **stop** of the group (`stop_loops`, `stop`, a removal, giving up) counts a *stop
+//!   turn*: a `maintain_loops` under way that sees it starts no more members (stop wins), and
+//!   a `maintain_loops` waiting for a reset is dropped;
+//! - a **reset** counts a *reset turn* and is marked under way until its restart phase is
+//!   over: a `maintain_loops` under way that sees it, or that begins meanwhile, leaves the
+//!   rest to the reset, which runs it on the supervisor thread once its members are started
+//!   again (so `on_reset` never runs while a member of the set is being started).
+//!
+//! Because the counter is read under the member's lock, a start and a stop (or a reset's
+//! stop) of the same member are ordered by that lock: whichever comes second sees the other.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::thread::{self, JoinHandle, ThreadId};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::sync::{Condvar, Guard, Lock};
@@ -75,17 +86,24 @@ pub(crate) struct Ctrl {
     pub(crate) mailbox: Arc<Mailbox>,
     pub(crate) state: Lock<CtrlState>,
     pub(crate) changed: Condvar,
+    /// Stops of the group so far (see "No busy flag" above); changed under `state`, read
+    /// under a member's lock as well.
+    stop_turn: AtomicU64,
+    /// Resets begun so far; changed under `state` with `resetting`.
+    reset_turn: AtomicU64,
+}
+
+/// What a `maintain_loops` saw when it began: it starts a member only while both are still
+/// current (and its parent's, when nested, through `outer`).
+#[derive(Clone, Copy)]
+struct Turns {
+    stops: u64,
+    resets: u64,
 }
 
 pub(crate) struct CtrlState {
-    /// The thread running a group operation, and how deeply: a member's hook that the
-    /// operation runs may call back into the controller on the same thread.
-    busy: Option<(ThreadId, usize)>,
-    /// Threads waiting for `busy`, and the holder last told to the wait-for graph.
-    waiters: usize,
-    told: Option<ThreadId>,
-    /// A `maintain_loops` that could not wait for the operation under way: its holder runs
-    /// it when it is done.
+    /// A `maintain_loops` that came while a reset was under way: the reset runs it once its
+    /// members are started again (a stop of the group drops it).
     deferred_maintain: bool,
     pub(crate) supervisor: Option<Supervisor>,
     /// Supervisor threads started so far: the next is `{name}_{generations}`.
@@ -96,8 +114,6 @@ pub(crate) struct CtrlState {
     /// A reset is under way.
     pub(crate) resetting: bool,
     pub(crate) resets: u64,
-    /// Group stops so far: a `maintain_loops` that sees one happen stops starting members.
-    stops: u64,
     /// Resets of its parent that restarted this group (when nested).
     pub(crate) epoch: u64,
     /// The supervisor panicked (a bug of the crate): why. The group is not green until a new
@@ -157,16 +173,12 @@ impl Ctrl {
                 }),
                 mailbox,
                 state: Lock::new(CtrlState {
-                    busy: None,
-                    waiters: 0,
-                    told: None,
                     deferred_maintain: false,
                     supervisor: None,
                     generations: 0,
                     supervision: Supervision::default(),
                     resetting: false,
                     resets: 0,
-                    stops: 0,
                     epoch: 0,
                     fault: None,
                     last_decision: None,
@@ -174,6 +186,8 @@ impl Ctrl {
                     parent: None,
                 }),
                 changed: Condvar::new(),
+                stop_turn: AtomicU64::new(0),
+                reset_turn: AtomicU64::new(0),
             }
         })
     }
@@ -214,11 +228,11 @@ impl Ctrl {
     /// mailbox, then stopped as the group's stop stops a member (out of supervision, within its
     /// grace; a nested group's supervisor and tasks end too). False if it was not a member.
     ///
-    /// It takes no busy flag of this controller: removing from one of its own hooks or tasks
-    /// never waits for the operation that runs that hook. An operation under way that took its
-    /// list of members before the removal may still reach the member; each one checks, under
-    /// the member's own busy flag, that it is still a member (a `maintain_loops`) or still
-    /// supervised (a reset's restart), and the removal's stop takes that flag after the unlink.
+    /// It waits for no other group operation: removing from one of the group's own hooks or
+    /// tasks never waits for the operation that runs that hook. An operation under way that
+    /// took its list of members before the removal may still reach the member; each one
+    /// checks, under the member's own lock, that it is still a member (a `maintain_loops`) or
+    /// still supervised (a reset's restart), and the removal unlinks it before it stops it.
     pub(crate) fn remove(&self, member: &Arc<dyn Member>, report: &mut StopReport) -> bool {
         let entry = {
             let mut members = self.members.lock();
@@ -263,112 +277,108 @@ impl Ctrl {
             .collect()
     }
 
-    /// This controller's busy flag, as the wait-for graph names it.
-    fn key(&self) -> waits::Key {
-        std::ptr::from_ref(self) as usize
-    }
-
-    /// While threads wait for `busy`, the wait-for graph must know its holder.
-    fn sync(&self, st: &mut CtrlState) {
-        if st.waiters > 0 {
-            let holder = st.busy.map(|(t, _)| t);
-            if holder != st.told {
-                waits::holder_changed(self.key(), holder);
-                st.told = holder;
-            }
+    /// The turns now (under `state`, where they change).
+    fn turns(&self) -> Turns {
+        Turns {
+            stops: self.stop_turn.load(Ordering::SeqCst),
+            resets: self.reset_turn.load(Ordering::SeqCst),
         }
     }
 
-    /// Waits until no other thread runs a group operation, and claims `busy` (again, if this
-    /// thread holds it already). False when the wait would close a circle of waits: nothing
-    /// is claimed, and the caller must not [`release`](Self::release).
-    pub(crate) fn claim(&self) -> bool {
-        let me = thread::current().id();
-        let mut st = self.state.lock();
-        loop {
-            match &mut st.busy {
-                None => {
-                    st.busy = Some((me, 1));
-                    self.sync(&mut st);
-                    return true;
-                }
-                Some((owner, depth)) if *owner == me => {
-                    *depth += 1;
-                    return true;
-                }
-                Some((holder, _)) => {
-                    let holder = *holder;
-                    let Ok(waiting) = waits::for_busy(self.key(), holder) else {
-                        return false;
-                    };
-                    st.waiters += 1;
-                    st.told = Some(holder);
-                    st.wait(&self.changed);
-                    st.waiters -= 1;
-                    drop(waiting);
-                }
-            }
-        }
-    }
-
-    /// Releases a [`claim`](Self::claim); the last release runs a `maintain_loops` deferred
-    /// meanwhile.
-    pub(crate) fn release(&self) {
-        let mut st = self.state.lock();
-        match &mut st.busy {
-            Some((_, depth)) if *depth > 1 => *depth -= 1,
-            _ => st.busy = None,
-        }
-        self.sync(&mut st);
-        self.changed.notify_all();
-        let deferred = st.busy.is_none() && std::mem::take(&mut st.deferred_maintain);
-        drop(st);
-        if deferred {
-            self.maintain();
-        }
+    /// Whether `turns` are still current: no stop or reset of the group since. Reads two
+    /// atomics only, so it may be asked under any lock (a member's, before it is started).
+    fn current(&self, turns: Turns) -> bool {
+        self.stop_turn.load(Ordering::SeqCst) == turns.stops
+            && self.reset_turn.load(Ordering::SeqCst) == turns.resets
     }
 
     /// Starts every member whose thread is not alive, in order (and puts it under
-    /// supervision again), until a stop of the group comes.
+    /// supervision again), until a stop of the group comes. During a reset, the reset does it
+    /// once its members are started again.
     pub(crate) fn maintain(&self) {
-        self.maintain_with(false);
+        self.maintain_with(false, &|| true);
     }
 
-    /// [`maintain`](Self::maintain); `as_member`: for its parent group, which starts its
-    /// supervisor too, unless it has been removed from that parent.
-    pub(crate) fn maintain_with(&self, as_member: bool) {
-        let members = self.members();
-        if !self.claim() {
-            // The operation under way waits, through others, for this thread: its holder
-            // maintains when it is done.
-            self.state.lock().deferred_maintain = true;
-            return;
-        }
-        if as_member {
-            if self.state.lock().parent.is_none() {
-                self.release();
+    /// [`maintain`](Self::maintain). `as_member`: for its parent group, which starts its
+    /// supervisor too, unless it has been removed from that parent; `outer` is then whether
+    /// the parent's `maintain_loops` is still current, asked with this group's own turns.
+    pub(crate) fn maintain_with(&self, as_member: bool, outer: &dyn Fn() -> bool) {
+        let turns = {
+            let mut st = self.state.lock();
+            if (as_member && st.parent.is_none()) || !outer() {
                 return;
             }
-            if let Some(me) = self.me.upgrade() {
-                me.start_supervisor();
+            if st.resetting {
+                // Not while the reset's set is stopped: it maintains when it is done.
+                st.deferred_maintain = true;
+                return;
             }
-        }
-        let stops = {
-            let mut st = self.state.lock();
             st.supervision.revive();
             st.fault = None;
             self.changed.notify_all();
-            st.stops
+            self.turns()
         };
-        for Entry { member, .. } in &members {
-            // A stop of the group (from one of these members' `on_start`, say) wins: the
-            // members after it stay stopped.
-            if self.state.lock().stops != stops {
-                break;
+        if as_member {
+            if let Some(me) = self.me.upgrade() {
+                me.start_supervisor_if(&|| outer() && self.current(turns));
             }
-            member.maintain();
         }
-        self.release();
+        self.maintain_members(turns, outer);
+    }
+
+    /// Starts each member that is not alive, in order, while `turns` (and `outer`) are
+    /// current. Cut short by a reset, it leaves the rest to that reset; by a stop, it stops.
+    fn maintain_members(&self, mut turns: Turns, outer: &dyn Fn() -> bool) {
+        let members = self.members();
+        let mut i = 0;
+        while let Some(Entry { member, .. }) = members.get(i) {
+            let go = || outer() && self.current(turns);
+            if !go() {
+                let mut st = self.state.lock();
+                if self.stop_turn.load(Ordering::SeqCst) != turns.stops || !outer() {
+                    // A stop wins: the members after it stay stopped.
+                    return;
+                }
+                if st.resetting {
+                    st.deferred_maintain = true;
+                    return;
+                }
+                // A reset came and went: go on from here.
+                turns = self.turns();
+                continue;
+            }
+            member.maintain(&go);
+            i += 1;
+        }
+    }
+
+    /// A reset begins: `maintain_loops` calls from now on are left to it.
+    pub(crate) fn reset_begins(&self) {
+        let mut st = self.state.lock();
+        st.resetting = true;
+        st.resets += 1;
+        self.reset_turn.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_all();
+    }
+
+    /// A reset's restart phase is over: runs the `maintain_loops` calls left to it (on this,
+    /// the supervisor's, thread), then marks it over.
+    pub(crate) fn reset_ends(&self, now: Instant) {
+        loop {
+            let turns = {
+                let mut st = self.state.lock();
+                if !std::mem::take(&mut st.deferred_maintain) {
+                    st.resetting = false;
+                    st.supervision.reset_done(now);
+                    self.changed.notify_all();
+                    return;
+                }
+                st.supervision.revive();
+                st.fault = None;
+                self.turns()
+            };
+            self.maintain_members(turns, &|| true);
+        }
     }
 
     pub(crate) fn stop_members(&self) -> bool {
@@ -383,10 +393,13 @@ impl Ctrl {
     pub(crate) fn stop_members_report(&self, unsupervise: bool, report: &mut StopReport) {
         let members = self.members();
         let at_once = self.settings.lock().stop_all_at_once;
-        self.state.lock().stops += 1;
-        // A stop that cannot wait for the operation under way runs beside it: each member's
-        // own stop is serialised on its own.
-        let claimed = self.claim();
+        {
+            // Stop wins over a `maintain_loops` under way or waiting for a reset. It runs
+            // beside any other operation: each member's own stop is serialised on its own.
+            let mut st = self.state.lock();
+            self.stop_turn.fetch_add(1, Ordering::SeqCst);
+            st.deferred_maintain = false;
+        }
         if at_once {
             let begun: Vec<_> = members
                 .iter()
@@ -401,9 +414,6 @@ impl Ctrl {
             for Entry { member, .. } in members.iter().rev() {
                 member.stop_in_order(unsupervise, report);
             }
-        }
-        if claimed {
-            self.release();
         }
     }
 

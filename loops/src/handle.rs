@@ -118,6 +118,8 @@ impl<T: SuperLoop> LoopHandle<T> {
     /// Starts the loop: runs `on_start` on this thread, then spawns thread `{name}_{n}`.
     ///
     /// Returns true when a new thread was started; false when it was already running, when
+    /// another thread is starting it (this call is that start: it returns at once, without
+    /// waiting for that `on_start`, and a stop asked before it no longer undoes it), when
     /// `on_start` declined (returned `false` or `Err`, or panicked), or when the start was
     /// queued because the value is held by an abandoned thread or by its own thread that is
     /// stopping: then [`is_running`](Self::is_running) is true and the start happens as soon

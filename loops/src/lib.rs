@@ -96,40 +96,57 @@
 //!   code that registers with it.
 //! - the wait-for graph's mutex (below): a leaf, taken only just before a thread blocks.
 //!
-//! Operations that run user code on the caller's thread (`start`, `stop`, `hard_reset`, a
-//! group's `maintain_loops`, `stop_loops` and its resets) are serialised by a *busy* flag
-//! waited on with a condvar, not by a lock held across that code. Since a hook may call back
-//! into any loop or controller, such waits could form a circle that no lock order prevents (a
-//! reset waits for a member whose `on_stop`, on a user thread, stops a sibling the reset
-//! holds). So every blocking wait on another thread, for a busy flag's holder or for a loop
-//! thread, task or supervisor to end, is first entered in a process-wide **wait-for graph**; a
-//! wait that would close a circle is refused and the operation *asks and returns*: it asks the
-//! loop to stop (or start, or reset) without waiting, returns `false`, and the thread already
-//! under way finishes the job. That is also what a hook gets when it calls into its own loop,
-//! and what a task that stops its own controller gets: none of them ever waits for itself. The
-//! per-cycle path takes no lock and allocates nothing: it reads one atomic flag and stores the
-//! cycle count.
+//! **No busy flag of a controller.** A group's operations (`maintain_loops`, `stop_loops`,
+//! `stop`, a removal, and its supervisor's resets and restarts) hold nothing while they run
+//! members' hooks or `on_reset`, and none waits for another: they run side by side. They agree
+//! through two counters, a *stop turn* and a *reset turn*, that each `maintain_loops` reads
+//! under a member's own lock just before starting it: a stop of the group wins over a
+//! `maintain_loops` under way (the members after it stay stopped), and a `maintain_loops` that
+//! meets a reset (or begins during one) is left to that reset, which runs it on the supervisor
+//! thread once its members are started again, so `on_reset` never runs beside a start of a
+//! member of its set. A reset never restarts a member stopped from outside meanwhile.
+//!
+//! **A loop's value, not a flag.** What remains of waiting for another thread's user code is a
+//! loop's own: while `on_start` or `on_stop` runs, the loop's value is inside that hook, on the
+//! thread running it (the lifecycle's `busy` records which). An operation that needs the value
+//! waits for it to come back: a `stop` for the `on_start` under way (then stops: stop wins), a
+//! second `stop` for the `on_stop` under way (it returns once `on_stop` has run, whoever ran
+//! it), a `start` or `hard_reset` for the stop under way. One that does not need it does not
+//! wait: a `start` while another thread runs `on_start` is that start (it returns `false` at
+//! once; if a stop was asked meanwhile, the later start wins and the thread is spawned). A
+//! group's operations wait only this way, member by member.
+//!
+//! Since a hook may call back into any loop or controller, even these waits could form a circle
+//! that no lock order prevents (a reset waits for a member whose `on_stop`, on a user thread,
+//! stops a sibling whose stop the reset is running). So every blocking wait on another thread,
+//! for a loop's value or for a loop thread, task or supervisor to end, is first entered in a
+//! process-wide **wait-for graph**; a wait that would close a circle is refused and the
+//! operation *asks and returns*: it asks the loop to stop (or start, or reset) without waiting,
+//! returns `false`, and the thread already under way finishes the job. That is also what a hook
+//! gets when it calls into its own loop, and what a task that stops its own controller gets:
+//! none of them ever waits for itself. The per-cycle path takes no lock and allocates nothing:
+//! it reads one atomic flag and stores the cycle count.
 //!
 //! **Why this closes the whole class.** The rule: *any public method of any loop or controller
 //! may be called from any hook, `cycle`, `then` callback, `on_reset` or task, and returns.* A
 //! deadlock among the crate's operations would be a circle of threads, each blocked until the
 //! next one does something. The crate's mutexes cannot be part of one: none is held while its
 //! holder blocks on another thread or runs user code, so each holder always goes on to release
-//! it. What remains are the waits on another thread, and there are exactly these: for the
-//! holder of a busy flag (a loop's or a controller's), for a thread to end (a loop's thread,
-//! a task, a supervisor), and for a supervisor to settle (`wait_green`). Each is entered in the
-//! graph before it blocks, under the graph's one lock, and the chain of waits from what it
-//! waits for is followed: a circle can only be closed by the wait being added, and that is the
-//! wait checked, so none is ever closed. The holders are kept exact (every claim and release
-//! of a flag that a thread waits for is reported under the flag's own lock), so that a refusal
-//! answers a real circle, not a stale one. (`superloops::__private::wait_graph()` prints the
-//! waits registered at a moment, for a test that fails to settle.)
+//! it. What remains are the waits on another thread, and there are exactly these: for a loop's
+//! value inside another thread's hook, for a thread to end (a loop's thread, a task, a
+//! supervisor), and for a supervisor to settle (`wait_green`). Each is entered in the graph
+//! before it blocks, under the graph's one lock, and the chain of waits from what it waits for
+//! is followed: a circle can only be closed by the wait being added, and that is the wait
+//! checked, so none is ever closed. The holders are kept exact (every claim and release of a
+//! loop's value that a thread waits for is reported under the loop's own lock), so that a
+//! refusal answers a real circle, not a stale one. (`superloops::__private::wait_graph()`
+//! prints the waits registered at a moment, for a test that fails to settle.)
 //!
-//! Why not a total order of the flags instead: user code would invert any order. A hook of loop
-//! `a` may stop loop `b` while, on another thread, a hook of `b` stops `a`; whichever order is
-//! fixed, one of the two takes the flags against it. So the busy flags stay, held across the
-//! hooks of the operation they serialise (a `stop` returns once the loop's `on_stop` has run,
-//! whoever runs it), and the graph refuses the one wait that would close a circle.
+//! Why not a total order instead: user code would invert any order. A hook of loop `a` may stop
+//! loop `b` while, on another thread, a hook of `b` stops `a`; whichever order is fixed, one of
+//! the two waits against it. And the waits cannot all go: a `stop` promises that `on_stop` has
+//! run when it returns, so a stop that meets the value inside another thread's hook must wait
+//! for it. The graph refuses the one wait that would close a circle.
 //!
 //! What it cannot see: waits inside user code. A hook that blocks on a channel of its own until
 //! another thread sends, while that thread waits in the crate for the hook's loop, is a circle

@@ -21,10 +21,12 @@
 //! Each operation first asks who is calling ([`Caller`]). The loop's *own* thread cannot wait
 //! for itself: it asks and returns. An *abandoned* thread is marked killed: its calls do
 //! nothing, so it can neither bring back a loop whose stop abandoned it nor stop or restart its
-//! replacement. The *holder* of the busy flag (a hook that the operation runs, or a stop
-//! token's `then` callback run by the stopper) cannot wait for itself either. Anyone else waits
-//! until the operation under way is over ([`Start::Wait`], [`Stop::Wait`]) — or, when that
-//! wait would close a circle of waits, does not wait ([`refused`](Lifecycle::start_refused)).
+//! replacement. The *holder* of `busy` (a hook that the operation runs, or a stop token's
+//! `then` callback run by the stopper) cannot wait for itself either. Anyone else who needs
+//! the value waits until the operation under way gives it back ([`Start::Wait`],
+//! [`Stop::Wait`]) — or, when that wait would close a circle of waits, does not wait
+//! ([`refused`](Lifecycle::start_refused)). A start while another thread starts the loop needs
+//! nothing: it is that start, and waits for nobody's `on_start`.
 //!
 //! This file imports only [`Signal`](crate::Signal) and [`LoopState`](crate::LoopState).
 
@@ -141,6 +143,12 @@ impl<K: Kinds> Lifecycle<K> {
         self.busy.map(|(t, _)| t).filter(|&t| t != me)
     }
 
+    /// Another thread is starting it (running `on_start`): a start asked meanwhile is that
+    /// start, and waits for nobody's hook.
+    fn started_by_another(&self, me: K::Tid) -> bool {
+        matches!(self.busy, Some((t, Op::Start)) if t != me)
+    }
+
     // ---- Start -----------------------------------------------------------------------
 
     /// `start` from `me`.
@@ -149,6 +157,13 @@ impl<K: Kinds> Lifecycle<K> {
             Caller::Abandoned => Start::Ignored(Ignored::FromAbandoned),
             Caller::OwnThread => self.start_from_own_thread(),
             Caller::Holder(op) => Start::Ignored(Ignored::FromHolder(op)),
+            Caller::Other if self.started_by_another(me) => {
+                // Wanted running again if a stop asked meanwhile (it came before this start):
+                // the start under way spawns the thread rather than undo itself.
+                self.wanted = true;
+                self.supervised = true;
+                Start::Already
+            }
             Caller::Other => match self.wait_for(me) {
                 Some(holder) => Start::Wait(holder),
                 None => self.start_now(me),

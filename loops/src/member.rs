@@ -17,16 +17,12 @@ pub(crate) trait Member: Send + Sync {
     fn resets_globally(&self) -> bool;
     /// Links it to its group's mailbox, or unlinks it (`None`: removed from the group).
     fn set_link(&self, link: Option<Link>);
-    /// Starts it (and puts it under supervision again).
-    fn start(&self) -> bool;
     /// For its group's `maintain_loops`: a loop is started if its thread is not alive; a
     /// nested group is always maintained in turn, so that a member of it that is not alive
-    /// starts even while another one runs.
-    fn maintain(&self) {
-        if !self.is_alive() {
-            self.start();
-        }
-    }
+    /// starts even while another one runs. `go`: whether that `maintain_loops` is still
+    /// current (no stop or reset of the group overtook it), asked under the member's own lock
+    /// just before it is started; it reads atomics only.
+    fn maintain(&self, go: &dyn Fn() -> bool);
     /// Starts it again if it is still supervised and thread `gen` was its last.
     fn restart_if_ended(&self, gen: u64) -> bool;
     /// The retry of a start that failed: starts it if it is still supervised and wanted.
@@ -67,12 +63,8 @@ pub(crate) enum Stopping {
     /// A loop's.
     Loop(Begun),
     /// A nested group's: each of its members (as they were when signalled, whatever is added
-    /// or removed meanwhile), in the order signalled; `claimed`: its busy flag is held for the
-    /// second half.
-    Nested {
-        members: Vec<(Arc<dyn Member>, Stopping)>,
-        claimed: bool,
-    },
+    /// or removed meanwhile), in the order signalled.
+    Nested(Vec<(Arc<dyn Member>, Stopping)>),
 }
 
 /// A member handle as the controller holds it. Opaque; see [`Supervise`].
@@ -139,12 +131,9 @@ impl Member for LoopOwner {
     fn set_link(&self, link: Option<Link>) {
         self.runner.set_link(link);
     }
-    fn start(&self) -> bool {
-        self.runner.start()
-    }
-    fn maintain(&self) {
+    fn maintain(&self, go: &dyn Fn() -> bool) {
         if !self.is_alive() {
-            self.runner.maintain();
+            self.runner.maintain(go);
         }
     }
     fn restart_if_ended(&self, gen: u64) -> bool {

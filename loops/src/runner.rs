@@ -231,7 +231,7 @@ impl Runner {
         self: &'a Arc<Self>,
         mut st: Guard<'a, State>,
         me: ThreadId,
-        step: fn(&mut Lifecycle<Real>, ThreadId) -> Start<Boxed, ThreadId>,
+        step: impl Fn(&mut Lifecycle<Real>, ThreadId) -> Start<Boxed, ThreadId>,
     ) -> bool {
         loop {
             let step = step(&mut st.life, me);

@@ -8,9 +8,9 @@
 //! and causes another reset (Guarantee 4), unless that reset restarted the member after the
 //! failure was counted (the event is then stale: the reset answered it).
 //!
-//! A reset's backoff delay and `on_reset` run with the controller's busy flag free, so `stop`
-//! is never kept waiting by them, and a member stopped from outside is never restarted by a
-//! reset that was already under way (Guarantee 7).
+//! No flag of the controller is held by a reset (see [`ctrl`](crate::ctrl)): a `stop` runs
+//! beside it and is never kept waiting by it, and a member stopped from outside is never
+//! restarted by a reset that was already under way (Guarantee 7).
 
 use std::sync::Arc;
 use std::thread;
@@ -30,9 +30,16 @@ use crate::Signal;
 impl Ctrl {
     /// Starts the supervisor thread (`{name}_{n}`), if it is not running.
     pub(crate) fn start_supervisor(self: &Arc<Self>) -> bool {
+        self.start_supervisor_if(&|| true)
+    }
+
+    /// [`start_supervisor`](Self::start_supervisor) if `go` still holds, asked under the
+    /// state lock (where a stop takes the supervisor): a parent's `maintain_loops` that a stop
+    /// overtook starts no supervisor the stop would not end.
+    pub(crate) fn start_supervisor_if(self: &Arc<Self>, go: &dyn Fn() -> bool) -> bool {
         let group = self.name();
         let mut st = self.lock_state();
-        if st.supervisor.is_some() {
+        if st.supervisor.is_some() || !go() {
             return false;
         }
         let name: Arc<str> = Arc::from(format!("{group}_{}", st.generations));
@@ -289,15 +296,11 @@ impl Ctrl {
             self.lock_state().supervision.restarted_alone(restart, now);
             return;
         }
-        let claimed = self.claim();
         let restarted = !shutdown.is_go()
             && match restart.why {
                 Alone::Ended(gen) => member.restart_if_ended(gen),
                 Alone::StartFailed => member.restart_failed(),
             };
-        if claimed {
-            self.release();
-        }
         let now = self.clock().now();
         self.lock_state().supervision.restarted_alone(restart, now);
         if restarted {
@@ -314,17 +317,11 @@ impl Ctrl {
     fn reset(&self, reset: &Reset, trigger: &str, name: &Arc<str>, shutdown: &Signal) {
         let members = self.members();
         let on_reset = self.settings.lock().on_reset.clone();
-        {
-            let mut st = self.lock_state();
-            st.resetting = true;
-            st.resets += 1;
-            self.changed.notify_all();
-        }
+        self.reset_begins();
         warn!(thread = %name, trigger = %trigger, "Stopping loops");
 
         // Stop phase: every member of the set signalled at once, in reverse order; each then
         // gets its own grace from that instant, so the whole wait is at most the longest.
-        let claimed = self.claim();
         // The set, as members now: one removed since the decision is left out. (Numbers go up
         // in declaration order: a binary search each.)
         let set: Vec<&Entry> = reset
@@ -344,9 +341,6 @@ impl Ctrl {
         for (e, b) in begun {
             e.member.finish_stop(b, signalled);
         }
-        if claimed {
-            self.release();
-        }
 
         let cut_short = !reset.delay.is_zero() && {
             info!(thread = %name, delay = ?reset.delay, "Backing off before restarting");
@@ -364,7 +358,6 @@ impl Ctrl {
             }
             // Restart phase, in declaration order; stop wins.
             info!(thread = %name, "Restarting loops");
-            let claimed = self.claim();
             for e in &set {
                 if shutdown.is_go() {
                     break;
@@ -375,15 +368,9 @@ impl Ctrl {
                 e.member.reset_restarting();
                 e.member.restart_supervised();
             }
-            if claimed {
-                self.release();
-            }
         }
         let now = self.clock().now();
-        let mut st = self.lock_state();
-        st.resetting = false;
-        st.supervision.reset_done(now);
-        self.changed.notify_all();
+        self.reset_ends(now);
     }
 
     /// Past the restart limit: stops every member and reports the group failed (to its

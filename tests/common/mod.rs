@@ -13,6 +13,8 @@ use parking_lot::{Condvar, Mutex};
 use superloops::channel::Receiver;
 use superloops::prelude::*;
 
+pub mod hooks;
+
 /// The upper bound for anything a test waits for. Generous: the suite must pass on a loaded
 /// 2-core machine; a test that needs it has failed anyway.
 pub const BOUND: Duration = Duration::from_secs(20);

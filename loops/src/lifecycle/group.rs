@@ -30,14 +30,15 @@ impl<K: Kinds> Lifecycle<K> {
     }
 
     /// A start its supervisor makes: none for a loop removed from the group (neither started
-    /// nor waited for: its removal may be stopping it, up to its grace); a wait for the
-    /// operation under way; else a start if `may` says so, with `busy` free.
+    /// nor waited for: its removal may be stopping it, up to its grace), nor for one another
+    /// thread is starting; a wait for the stop under way; else a start if `may` says so, with
+    /// `busy` free.
     fn supervisor_start(
         &mut self,
         me: K::Tid,
         may: impl FnOnce(&Self) -> bool,
     ) -> Start<K::Value, K::Tid> {
-        if !self.linked {
+        if !self.linked || self.started_by_another(me) {
             return Start::Already;
         }
         if let Some(holder) = self.wait_for(me) {

@@ -229,8 +229,8 @@ fn expected(at: At) -> [&'static str; 16] {
             "none → stopped",
         ],
         At::Starting => [
-            "wait(1) → starting",
-            "wait(1) → starting",
+            "already → starting",
+            "already → starting",
             "ignored(FromHolder(Start)) → starting",
             "wait(1) → starting",
             "wait(1) → starting",
@@ -238,9 +238,9 @@ fn expected(at: At) -> [&'static str; 16] {
             "wait(1) → starting",
             "wait(1) → starting",
             "none → starting",
-            "wait(1) → starting",
-            "wait(1) → starting",
-            "wait(1) → starting",
+            "already → starting",
+            "already → starting",
+            "already → starting",
             "wait(1) → starting",
             "n/a → starting",
             "already → starting",
@@ -619,4 +619,30 @@ fn a_removed_loop_is_neither_stopped_nor_restarted_by_its_old_group() {
             "{at:?}"
         );
     }
+}
+
+/// A start asked while another thread runs `on_start` is that start: it waits for nobody's
+/// hook, and if a stop was asked meanwhile (before it), the start under way spawns the thread
+/// rather than undo itself (the later call wins). With no start after the stop, it is undone.
+#[test]
+fn a_start_during_a_start_is_that_start_and_wins_over_an_earlier_stop() {
+    let mut l = build(At::Starting);
+    assert!(
+        l.stop_refused(true).is_none(),
+        "no thread yet: nothing to signal"
+    );
+    assert!(matches!(l.start(OTHER), Start::Already));
+    assert!(matches!(
+        l.on_start_done(Outcome::Allowed, 7),
+        AfterStart::Spawn { value: 7, gen: 0 }
+    ));
+    assert!(l.is_supervised());
+
+    let mut l = build(At::Starting);
+    assert!(l.stop_refused(true).is_none());
+    assert!(matches!(l.restart_supervised(OTHER), Start::Already));
+    assert!(matches!(
+        l.on_start_done(Outcome::Allowed, 7),
+        AfterStart::Undo(7)
+    ));
 }

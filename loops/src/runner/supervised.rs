@@ -70,11 +70,19 @@ impl Runner {
         self.changed.notify_all();
     }
 
-    /// For its group's `maintain_loops`: starts it unless it has been removed from the group.
-    pub(crate) fn maintain(self: &Arc<Self>) -> bool {
+    /// For its group's `maintain_loops`: starts it unless it has been removed from the group,
+    /// or `go` (asked under this loop's lock, each time before a start would begin) says a
+    /// stop or reset of the group has overtaken that `maintain_loops`.
+    pub(crate) fn maintain(self: &Arc<Self>, go: &dyn Fn() -> bool) -> bool {
         let me = thread::current().id();
         let st = self.lock();
-        self.start_with(st, me, Lifecycle::maintain)
+        self.start_with(st, me, |life, me| {
+            if go() {
+                life.maintain(me)
+            } else {
+                Start::Already
+            }
+        })
     }
 
     /// Whether its group still supervises it: started, and not stopped from outside since

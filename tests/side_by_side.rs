@@ -1,0 +1,261 @@
+//! Issue 24, item 2: a controller holds no busy flag while user code runs. Its group
+//! operations (`maintain_loops`, `stop_loops`, a reset) run side by side, and none waits for
+//! another one's hooks: a `maintain_loops` during a reset is left to the reset, a stop runs
+//! beside it and wins. Each test holds a hook open on a channel while it calls in from another
+//! thread; a call that waited for that hook would fail its `within_bound` watchdog.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::hooks::Hooks;
+use common::*;
+use superloops::channel::{bounded, Receiver, Sender};
+use superloops::prelude::*;
+
+hooked!(Plain, grace = "20s");
+hooked!(Lone, grace = "20s", reset_globally = false);
+hooked!(Trigger, grace = "20s", max_failures = 0);
+
+/// A gate a hook blocks on until the test opens it, telling the test when it is inside.
+#[derive(Clone)]
+struct Gate {
+    inside: (Sender<()>, Receiver<()>),
+    open: (Sender<()>, Receiver<()>),
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            inside: bounded(1),
+            open: bounded(1),
+        }
+    }
+
+    /// In the hook: says it is inside, and waits to be let through.
+    fn pass(&self) {
+        self.inside.0.send(()).unwrap();
+        self.open
+            .1
+            .recv_timeout(BOUND)
+            .expect("the test never opened the gate");
+    }
+
+    /// In the test: waits until a hook is inside.
+    fn wait_inside(&self) {
+        self.inside
+            .1
+            .recv_timeout(BOUND)
+            .expect("no hook came to the gate");
+    }
+
+    fn open(&self) {
+        self.open.0.send(()).unwrap();
+    }
+}
+
+/// A gate that only the `n`th call (counting from 1) of the hook passes through; the others
+/// go straight on.
+fn nth(n: usize, gate: &Gate) -> impl Fn() + Send + Sync + 'static {
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), gate.clone());
+    move || {
+        if calls.fetch_add(1, Ordering::SeqCst) + 1 == n {
+            gate.pass();
+        }
+    }
+}
+
+fn green(c: &LoopController) {
+    assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
+}
+
+fn controller() -> LoopController {
+    LoopController::new().backoff(Duration::ZERO, Duration::ZERO)
+}
+
+/// While `on_reset` runs, every member of the reset's set is stopped. A `maintain_loops` from
+/// another thread then returns at once without starting them (`on_reset` may rely on them being
+/// stopped); the reset does it when its members are started again, so a member stopped from
+/// outside before is running once the group is green.
+#[test]
+fn maintain_loops_during_on_reset_is_left_to_the_reset() {
+    let gate = Gate::new();
+    let g = gate.clone();
+    let c = controller().on_reset(move || g.pass());
+    let a = Hooks::default();
+    let (a_log, trigger_log) = (a.log.clone(), Hooks::default());
+    let a = c.new_loop(Plain(a));
+    let trigger = c.new_loop(Trigger(trigger_log));
+    let other = Hooks::default();
+    let other_log = other.log.clone();
+    let other = c.new_loop(Lone(other));
+    assert!(c.start());
+    c.maintain_loops();
+    green(&c);
+    a_log.wait_for("cycle", 1);
+    assert!(other.stop(), "stopped from outside: out of supervision");
+
+    assert!(trigger.failure());
+    gate.wait_inside();
+    let c2 = c.clone();
+    within_bound("maintain_loops during on_reset", move || {
+        c2.maintain_loops()
+    });
+    assert!(
+        !a.is_alive() && !trigger.is_alive(),
+        "nothing of the reset's set starts while on_reset runs"
+    );
+    assert!(!other.is_alive(), "the maintain waits for the reset's end");
+    assert_eq!(other_log.count("on_start"), 1);
+
+    gate.open();
+    green(&c);
+    assert!(a.is_alive() && trigger.is_alive(), "restarted by the reset");
+    assert!(other.is_alive(), "started by the maintain the reset ran");
+    assert_eq!(other_log.count("on_start"), 2);
+    within_bound("stop", move || c.stop());
+    assert_eq!(a_log.count("on_start"), a_log.count("on_stop"));
+    assert_nothing_ran_under_a_lock();
+}
+
+/// A reset's restart phase runs a member's `on_start` on the supervisor thread. A
+/// `maintain_loops` from another thread meanwhile returns without waiting for that hook.
+#[test]
+fn maintain_loops_does_not_wait_for_a_reset_restarting_a_member() {
+    let gate = Gate::new();
+    let c = controller();
+    let slow = Hooks::default().on_start(nth(2, &gate));
+    let slow_log = slow.log.clone();
+    let slow = c.new_loop(Plain(slow));
+    let trigger = c.new_loop(Trigger(Hooks::default()));
+    assert!(c.start());
+    c.maintain_loops();
+    green(&c);
+
+    assert!(trigger.failure());
+    gate.wait_inside();
+    let c2 = c.clone();
+    within_bound("maintain_loops during a reset's on_start", move || {
+        c2.maintain_loops()
+    });
+    assert!(!c.is_green(), "the reset is still under way");
+
+    gate.open();
+    green(&c);
+    assert!(slow.is_alive() && trigger.is_alive());
+    assert_eq!(
+        slow_log.count("on_start"),
+        2,
+        "one start by the reset, none by the maintain"
+    );
+    within_bound("stop", move || c.stop());
+    assert_eq!(slow_log.count("on_start"), slow_log.count("on_stop"));
+    assert_nothing_ran_under_a_lock();
+}
+
+/// A reset's stop phase runs a member's `on_stop` on the supervisor thread. A `stop_loops`
+/// from another thread meanwhile stops the members outside the reset's set at once, waits
+/// only for the member whose `on_stop` runs, and wins: the reset restarts nothing.
+#[test]
+fn stop_loops_runs_beside_a_reset_and_wins() {
+    let gate = Gate::new();
+    let c = controller();
+    let slow = Hooks::default().on_stop(nth(1, &gate));
+    let slow_log = slow.log.clone();
+    let slow = c.new_loop(Plain(slow));
+    let trigger = c.new_loop(Trigger(Hooks::default()));
+    let other = Hooks::default();
+    let other_log = other.log.clone();
+    let other = c.new_loop(Lone(other));
+    assert!(c.start());
+    c.maintain_loops();
+    green(&c);
+    other_log.wait_for("cycle", 1);
+
+    assert!(trigger.failure());
+    gate.wait_inside();
+    let c2 = c.clone();
+    let stopping = std::thread::spawn(move || c2.stop_loops());
+    // The member outside the set is stopped while the reset is held in slow's on_stop.
+    other_log.wait_for("on_stop", 1);
+    assert!(!other.is_alive());
+
+    gate.open();
+    let stopped = within_bound("stop_loops", move || stopping.join().unwrap());
+    assert!(stopped, "no member thread left running");
+    green(&c);
+    assert!(
+        !slow.is_alive() && !trigger.is_alive() && !other.is_alive(),
+        "the stop won: the reset restarted nothing\n{}",
+        c.health()
+    );
+    assert_eq!(slow_log.count("on_start"), 1);
+    within_bound("stop", move || c.stop());
+    assert_nothing_ran_under_a_lock();
+}
+
+/// A stop of the group that comes after a `maintain_loops` left to a reset wins over it: once
+/// the reset is over, nothing runs.
+#[test]
+fn a_stop_drops_a_maintain_left_to_a_reset() {
+    let gate = Gate::new();
+    let g = gate.clone();
+    let c = controller().on_reset(move || g.pass());
+    let a = c.new_loop(Plain(Hooks::default()));
+    let trigger = c.new_loop(Trigger(Hooks::default()));
+    let other = c.new_loop(Lone(Hooks::default()));
+    assert!(c.start());
+    c.maintain_loops();
+    green(&c);
+    assert!(other.stop());
+
+    assert!(trigger.failure());
+    gate.wait_inside();
+    let c2 = c.clone();
+    within_bound("maintain_loops", move || c2.maintain_loops());
+    let c2 = c.clone();
+    assert!(within_bound("stop_loops", move || c2.stop_loops()));
+
+    gate.open();
+    green(&c);
+    assert!(
+        !a.is_alive() && !trigger.is_alive() && !other.is_alive(),
+        "the stop came last and won\n{}",
+        c.health()
+    );
+    within_bound("stop", move || c.stop());
+    assert_nothing_ran_under_a_lock();
+}
+
+/// A member's `on_start`, run by `maintain_loops` on one thread, does not hold up a
+/// `maintain_loops` on another: the second starts the members it can, and leaves the one
+/// being started to the start under way.
+#[test]
+fn two_maintains_run_side_by_side() {
+    let gate = Gate::new();
+    let c = controller();
+    let first = Hooks::default();
+    let first_log = first.log.clone();
+    let first = c.new_loop(Plain(first));
+    let slow = c.new_loop(Plain(Hooks::default().on_start(nth(1, &gate))));
+    assert!(c.start());
+    let c2 = c.clone();
+    let maintaining = std::thread::spawn(move || c2.maintain_loops());
+    gate.wait_inside();
+    assert!(first.stop(), "stopped while the slow member starts");
+    let c2 = c.clone();
+    within_bound("a second maintain_loops", move || c2.maintain_loops());
+    assert!(first.is_alive(), "started again by the second maintain");
+    assert_eq!(first_log.count("on_start"), 2);
+
+    gate.open();
+    within_bound("the first maintain_loops", move || {
+        maintaining.join().unwrap()
+    });
+    green(&c);
+    assert!(slow.is_alive());
+    within_bound("stop", move || c.stop());
+    assert_nothing_ran_under_a_lock();
+}
