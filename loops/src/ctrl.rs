@@ -127,6 +127,12 @@ pub(crate) struct CtrlState {
 }
 
 impl CtrlState {
+    /// A `maintain_loops` left to a reset is not run (a stop of the group came after it, or
+    /// the reset was cut short by a fault).
+    pub(crate) fn drop_deferred_maintain(&mut self) {
+        self.deferred_maintain = false;
+    }
+
     /// The green light: no reset under way, no member waiting for its restart, not given up,
     /// and no panic of its supervisor.
     pub(crate) fn green(&self) -> bool {
@@ -348,7 +354,11 @@ impl Ctrl {
                 continue;
             }
             member.maintain(&go);
-            i += 1;
+            // Overtaken while at this member (it may have been passed over): decided above,
+            // with this member again if the maintain goes on.
+            if go() {
+                i += 1;
+            }
         }
     }
 
@@ -398,7 +408,7 @@ impl Ctrl {
             // beside any other operation: each member's own stop is serialised on its own.
             let mut st = self.state.lock();
             self.stop_turn.fetch_add(1, Ordering::SeqCst);
-            st.deferred_maintain = false;
+            st.drop_deferred_maintain();
         }
         if at_once {
             let begun: Vec<_> = members

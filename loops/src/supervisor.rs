@@ -160,11 +160,13 @@ impl Ctrl {
     }
 
     /// Records a panic of the supervisor: the group is not green, `health()` shows it, and a
-    /// reset it cut short no longer reads as under way.
+    /// reset it cut short no longer reads as under way (a `maintain_loops` left to it is
+    /// dropped too: the group is not green until `maintain_loops` or a new start).
     fn faulted(&self, name: &str, message: &str) {
         let mut st = self.lock_state();
         st.fault = Some(format!("{name}: {message}"));
         st.resetting = false;
+        st.drop_deferred_maintain();
         self.changed.notify_all();
     }
 
