@@ -259,3 +259,39 @@ fn two_maintains_run_side_by_side() {
     within_bound("stop", move || c.stop());
     assert_nothing_ran_under_a_lock();
 }
+
+/// Stop wins over a `maintain_loops` under way: a member stopped with its handle from a hook
+/// that the maintain runs (an earlier member's `on_start`) stays stopped, though the maintain
+/// reaches it afterwards. A `maintain_loops` called after the stop starts it.
+#[test]
+fn a_member_stopped_from_a_hook_during_maintain_loops_stays_stopped() {
+    let c = controller();
+    let b_slot: Arc<std::sync::OnceLock<LoopHandle<Plain>>> = Arc::default();
+    let (slot, calls) = (b_slot.clone(), Arc::new(AtomicUsize::new(0)));
+    let a = Hooks::default().on_start(move || {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            assert!(slot.get().unwrap().stop(), "b was not running");
+        }
+    });
+    let a = c.new_loop(Plain(a));
+    let b = Hooks::default();
+    let b_log = b.log.clone();
+    let b = c.new_loop(Plain(b));
+    let _ = b_slot.set(b.clone());
+    assert!(c.start());
+    let c2 = c.clone();
+    within_bound("maintain_loops", move || c2.maintain_loops());
+    green(&c);
+    assert!(a.is_alive());
+    assert!(
+        !b.is_alive(),
+        "stopped after the maintain began: it stays stopped"
+    );
+    assert_eq!(b_log.count("on_start"), 0);
+
+    let c2 = c.clone();
+    within_bound("maintain_loops", move || c2.maintain_loops());
+    assert!(b.is_alive(), "a later maintain starts it");
+    within_bound("stop", move || c.stop());
+    assert_nothing_ran_under_a_lock();
+}

@@ -342,7 +342,8 @@ impl LoopController {
     /// supervision again).
     ///
     /// It waits for no other group operation. A stop of the group that comes while it runs
-    /// wins: the members after it stay stopped. During a reset it returns at once and the
+    /// wins: the members after it stay stopped; so does a member's own `stop` after it began
+    /// (that member stays stopped). During a reset it returns at once and the
     /// reset does it, once the reset's members are started again (a member of the reset's set
     /// is never started while `on_reset` runs); [`wait_green`](Self::wait_green) waits for
     /// that too. A member another thread is starting meanwhile is left to that start.
@@ -464,8 +465,8 @@ impl Member for Owner {
     fn set_link(&self, link: Option<Link>) {
         self.ctrl.set_link(link);
     }
-    fn maintain(&self, go: &dyn Fn() -> bool) {
-        Member::maintain(&*self.ctrl, go);
+    fn maintain(&self, ticket: u64, go: &dyn Fn() -> bool) {
+        Member::maintain(&*self.ctrl, ticket, go);
     }
     fn restart_if_ended(&self, gen: u64) -> bool {
         self.ctrl.restart_if_ended(gen)
@@ -532,8 +533,8 @@ impl Member for Ctrl {
 
     /// Its parent's `maintain_loops`: unless it has been removed from that parent meanwhile,
     /// or the parent's operation has been overtaken (`go`).
-    fn maintain(&self, go: &dyn Fn() -> bool) {
-        self.maintain_with(true, go);
+    fn maintain(&self, ticket: u64, go: &dyn Fn() -> bool) {
+        self.maintain_with(Some(ticket), go);
     }
 
     /// Each member restarted by its own rule (a loop only if still supervised), not

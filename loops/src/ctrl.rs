@@ -38,6 +38,7 @@ use crate::event::{Link, Mailbox};
 use crate::health::{GroupHealth, StopReport};
 use crate::member::Member;
 use crate::policy::{Facts, Policy, Supervision};
+use crate::runner::ticket;
 use crate::tasks::{TaskLine, Tasks};
 use crate::trace::{debug, error};
 use crate::waits;
@@ -102,9 +103,10 @@ struct Turns {
 }
 
 pub(crate) struct CtrlState {
-    /// A `maintain_loops` that came while a reset was under way: the reset runs it once its
-    /// members are started again (a stop of the group drops it).
-    deferred_maintain: bool,
+    /// A `maintain_loops` that came while a reset was under way, by its ticket (the latest,
+    /// if several came): the reset runs it once its members are started again (a stop of the
+    /// group drops it).
+    deferred_maintain: Option<u64>,
     pub(crate) supervisor: Option<Supervisor>,
     /// Supervisor threads started so far: the next is `{name}_{generations}`.
     pub(crate) generations: u64,
@@ -130,7 +132,12 @@ impl CtrlState {
     /// A `maintain_loops` left to a reset is not run (a stop of the group came after it, or
     /// the reset was cut short by a fault).
     pub(crate) fn drop_deferred_maintain(&mut self) {
-        self.deferred_maintain = false;
+        self.deferred_maintain = None;
+    }
+
+    /// Leaves a `maintain_loops` with `ticket` to the reset under way (the later of two).
+    fn defer_maintain(&mut self, ticket: u64) {
+        self.deferred_maintain = Some(self.deferred_maintain.map_or(ticket, |t| t.max(ticket)));
     }
 
     /// The green light: no reset under way, no member waiting for its restart, not given up,
@@ -179,7 +186,7 @@ impl Ctrl {
                 }),
                 mailbox,
                 state: Lock::new(CtrlState {
-                    deferred_maintain: false,
+                    deferred_maintain: None,
                     supervisor: None,
                     generations: 0,
                     supervision: Supervision::default(),
@@ -302,13 +309,16 @@ impl Ctrl {
     /// supervision again), until a stop of the group comes. During a reset, the reset does it
     /// once its members are started again.
     pub(crate) fn maintain(&self) {
-        self.maintain_with(false, &|| true);
+        self.maintain_with(None, &|| true);
     }
 
-    /// [`maintain`](Self::maintain). `as_member`: for its parent group, which starts its
-    /// supervisor too, unless it has been removed from that parent; `outer` is then whether
-    /// the parent's `maintain_loops` is still current, asked with this group's own turns.
-    pub(crate) fn maintain_with(&self, as_member: bool, outer: &dyn Fn() -> bool) {
+    /// [`maintain`](Self::maintain). `parent`: for its parent group's `maintain_loops` with
+    /// that ticket, which starts its supervisor too, unless it has been removed from that
+    /// parent; `outer` is then whether the parent's `maintain_loops` is still current, asked
+    /// with this group's own turns.
+    pub(crate) fn maintain_with(&self, parent: Option<u64>, outer: &dyn Fn() -> bool) {
+        let as_member = parent.is_some();
+        let ticket = parent.unwrap_or_else(ticket);
         let turns = {
             let mut st = self.state.lock();
             if (as_member && st.parent.is_none()) || !outer() {
@@ -316,7 +326,7 @@ impl Ctrl {
             }
             if st.resetting {
                 // Not while the reset's set is stopped: it maintains when it is done.
-                st.deferred_maintain = true;
+                st.defer_maintain(ticket);
                 return;
             }
             st.supervision.revive();
@@ -329,12 +339,12 @@ impl Ctrl {
                 me.start_supervisor_if(&|| outer() && self.current(turns));
             }
         }
-        self.maintain_members(turns, outer);
+        self.maintain_members(ticket, turns, outer);
     }
 
     /// Starts each member that is not alive, in order, while `turns` (and `outer`) are
     /// current. Cut short by a reset, it leaves the rest to that reset; by a stop, it stops.
-    fn maintain_members(&self, mut turns: Turns, outer: &dyn Fn() -> bool) {
+    fn maintain_members(&self, ticket: u64, mut turns: Turns, outer: &dyn Fn() -> bool) {
         let members = self.members();
         let mut i = 0;
         while let Some(Entry { member, .. }) = members.get(i) {
@@ -346,14 +356,14 @@ impl Ctrl {
                     return;
                 }
                 if st.resetting {
-                    st.deferred_maintain = true;
+                    st.defer_maintain(ticket);
                     return;
                 }
                 // A reset came and went: go on from here.
                 turns = self.turns();
                 continue;
             }
-            member.maintain(&go);
+            member.maintain(ticket, &go);
             // Overtaken while at this member (it may have been passed over): decided above,
             // with this member again if the maintain goes on.
             if go() {
@@ -375,19 +385,19 @@ impl Ctrl {
     /// the supervisor's, thread), then marks it over.
     pub(crate) fn reset_ends(&self, now: Instant) {
         loop {
-            let turns = {
+            let (ticket, turns) = {
                 let mut st = self.state.lock();
-                if !std::mem::take(&mut st.deferred_maintain) {
+                let Some(ticket) = st.deferred_maintain.take() else {
                     st.resetting = false;
                     st.supervision.reset_done(now);
                     self.changed.notify_all();
                     return;
-                }
+                };
                 st.supervision.revive();
                 st.fault = None;
-                self.turns()
+                (ticket, self.turns())
             };
-            self.maintain_members(turns, &|| true);
+            self.maintain_members(ticket, turns, &|| true);
         }
     }
 

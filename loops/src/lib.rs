@@ -101,7 +101,9 @@
 //! members' hooks or `on_reset`, and none waits for another: they run side by side. They agree
 //! through two counters, a *stop turn* and a *reset turn*, that each `maintain_loops` reads
 //! under a member's own lock just before starting it: a stop of the group wins over a
-//! `maintain_loops` under way (the members after it stay stopped), and a `maintain_loops` that
+//! `maintain_loops` under way (the members after it stay stopped), as does a member's own stop
+//! from outside once the maintain has begun (a process-wide ticket orders the two), and a
+//! `maintain_loops` that
 //! meets a reset (or begins during one) is left to that reset, which runs it on the supervisor
 //! thread once its members are started again, so `on_reset` never runs beside a start of a
 //! member of its set. A reset never restarts a member stopped from outside meanwhile.

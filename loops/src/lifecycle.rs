@@ -93,6 +93,9 @@ pub(crate) struct Lifecycle<K: Kinds> {
     linked: bool,
     /// A start waits for the value, or for the current thread to end.
     queued: bool,
+    /// The ticket of its last stop from outside (0: none): a group's `maintain_loops` that
+    /// began before it leaves the loop stopped.
+    outside_stop: u64,
     /// The thread inside an operation on the loop, and what it does.
     busy: Option<(K::Tid, Op)>,
     /// Threads started so far; the next is number `generations`.
@@ -115,6 +118,7 @@ impl<K: Kinds> Lifecycle<K> {
             supervised: false,
             linked: false,
             queued: false,
+            outside_stop: 0,
             busy: None,
             generations: 0,
             epoch: 0,

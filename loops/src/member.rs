@@ -19,10 +19,11 @@ pub(crate) trait Member: Send + Sync {
     fn set_link(&self, link: Option<Link>);
     /// For its group's `maintain_loops`: a loop is started if its thread is not alive; a
     /// nested group is always maintained in turn, so that a member of it that is not alive
-    /// starts even while another one runs. `go`: whether that `maintain_loops` is still
+    /// starts even while another one runs. `ticket`: taken as that `maintain_loops` began (a
+    /// loop stopped from outside with a later one stays stopped); `go`: whether it is still
     /// current (no stop or reset of the group overtook it), asked under the member's own lock
     /// just before it is started; it reads atomics only.
-    fn maintain(&self, go: &dyn Fn() -> bool);
+    fn maintain(&self, ticket: u64, go: &dyn Fn() -> bool);
     /// Starts it again if it is still supervised and thread `gen` was its last.
     fn restart_if_ended(&self, gen: u64) -> bool;
     /// The retry of a start that failed: starts it if it is still supervised and wanted.
@@ -131,9 +132,9 @@ impl Member for LoopOwner {
     fn set_link(&self, link: Option<Link>) {
         self.runner.set_link(link);
     }
-    fn maintain(&self, go: &dyn Fn() -> bool) {
+    fn maintain(&self, ticket: u64, go: &dyn Fn() -> bool) {
         if !self.is_alive() {
-            self.runner.maintain(go);
+            self.runner.maintain(ticket, go);
         }
     }
     fn restart_if_ended(&self, gen: u64) -> bool {

@@ -82,6 +82,13 @@ impl<T: SuperLoop> Value for T {
     }
 }
 
+/// The next ticket: a process-wide sequence that orders a `maintain_loops` against the
+/// stops from outside of its members (a stop with a later ticket than the maintain's wins).
+pub(crate) fn ticket() -> u64 {
+    static TICKETS: AtomicU64 = AtomicU64::new(1);
+    TICKETS.fetch_add(1, Ordering::SeqCst)
+}
+
 /// A loop's value, boxed: what the lifecycle moves between its places.
 pub(crate) type Boxed = Box<dyn Value>;
 

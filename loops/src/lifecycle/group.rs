@@ -82,13 +82,24 @@ impl<K: Kinds> Lifecycle<K> {
         self.linked
     }
 
-    /// Its group's `maintain_loops`: a start, unless it is no longer a member (removed while
-    /// the maintain was under way: a removed loop is never started by its old group).
-    pub(crate) fn maintain(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
-        if self.linked {
+    /// Its group's `maintain_loops`, which took `ticket` as it began: a start, unless it is no
+    /// longer a member (removed while the maintain was under way: a removed loop is never
+    /// started by its old group), or was stopped from outside after the maintain began (from
+    /// a hook that maintain ran, say: the later call wins, and it stays stopped).
+    pub(crate) fn maintain(&mut self, me: K::Tid, ticket: u64) -> Start<K::Value, K::Tid> {
+        if self.linked && self.outside_stop < ticket {
             self.start(me)
         } else {
             Start::Already
+        }
+    }
+
+    /// A stop from outside (a handle's `stop`, its group's stop), with its `ticket`: a
+    /// `maintain_loops` that began before it does not start the loop again. From the loop's
+    /// own thread it is the thread's own stop (it stays supervised), and does not count.
+    pub(crate) fn stopped_from_outside(&mut self, me: K::Tid, ticket: u64) {
+        if !matches!(self.caller(me), Caller::OwnThread | Caller::Abandoned) {
+            self.outside_stop = ticket;
         }
     }
 }

@@ -590,11 +590,11 @@ fn a_removed_loop_is_not_maintained() {
     let mut l = Life::new(Some(7), false);
     l.link(true);
     l.link(false);
-    assert!(matches!(l.maintain(OTHER), Start::Already));
+    assert!(matches!(l.maintain(OTHER, 1), Start::Already));
     assert!(matches!(l.start(OTHER), Start::Begin(_)));
     let mut member = Life::new(Some(7), false);
     member.link(true);
-    assert!(matches!(member.maintain(OTHER), Start::Begin(_)));
+    assert!(matches!(member.maintain(OTHER, 1), Start::Begin(_)));
 }
 
 /// A loop removed from its group while the group's supervisor acts on it: the group's stop
@@ -645,4 +645,27 @@ fn a_start_during_a_start_is_that_start_and_wins_over_an_earlier_stop() {
         l.on_start_done(Outcome::Allowed, 7),
         AfterStart::Undo(7)
     ));
+}
+
+/// A stop from outside after a `maintain_loops` began (its ticket is later) leaves the loop
+/// stopped for that maintain; one before it does not, and the loop's own thread's stop never
+/// counts.
+#[test]
+fn a_maintain_does_not_start_a_loop_stopped_from_outside_after_it_began() {
+    let mut l = build(At::Stopped);
+    l.stopped_from_outside(OTHER, 5);
+    assert!(matches!(l.maintain(OTHER, 4), Start::Already));
+    assert!(matches!(l.maintain(OTHER, 6), Start::Begin(_)));
+
+    let mut l = build(At::Running);
+    l.stopped_from_outside(T0, 5);
+    assert!(matches!(l.stop(T0, true), Stop::Asked(Some(_))));
+    let Finished::OnStopHere(v) = l.thread_finished(0, 7) else {
+        panic!("nobody waits for it")
+    };
+    l.thread_done(0, v);
+    assert!(
+        matches!(l.maintain(OTHER, 4), Start::Begin(_)),
+        "its own thread's stop does not count"
+    );
 }

@@ -8,6 +8,7 @@ impl Runner {
     pub(crate) fn stop(self: &Arc<Self>) -> bool {
         let me = thread::current().id();
         let mut st = self.lock();
+        st.life.stopped_from_outside(me, ticket());
         loop {
             let caller = st.life.caller(me);
             let step = st.life.stop(me, true);

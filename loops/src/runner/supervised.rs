@@ -70,15 +70,16 @@ impl Runner {
         self.changed.notify_all();
     }
 
-    /// For its group's `maintain_loops`: starts it unless it has been removed from the group,
-    /// or `go` (asked under this loop's lock, each time before a start would begin) says a
-    /// stop or reset of the group has overtaken that `maintain_loops`.
-    pub(crate) fn maintain(self: &Arc<Self>, go: &dyn Fn() -> bool) -> bool {
+    /// For its group's `maintain_loops` that took `ticket` as it began: starts it unless it
+    /// has been removed from the group, or stopped from outside since that ticket, or `go`
+    /// (asked under this loop's lock, each time before a start would begin) says a stop or
+    /// reset of the group has overtaken that `maintain_loops`.
+    pub(crate) fn maintain(self: &Arc<Self>, ticket: u64, go: &dyn Fn() -> bool) -> bool {
         let me = thread::current().id();
         let st = self.lock();
         self.start_with(st, me, |life, me| {
             if go() {
-                life.maintain(me)
+                life.maintain(me, ticket)
             } else {
                 Start::Already
             }
@@ -158,6 +159,9 @@ impl Runner {
     pub(crate) fn begin_group_stop(self: &Arc<Self>, unsupervise: bool) -> Begun {
         let me = thread::current().id();
         let mut st = self.lock();
+        if unsupervise {
+            st.life.stopped_from_outside(me, ticket());
+        }
         loop {
             let step = st.life.stop_from_group(me, unsupervise);
             self.sync(&mut st);
