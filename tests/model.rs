@@ -3041,3 +3041,36 @@ fn under_one_for_one_a_failed_task_restarts_nothing_and_never_gives_up() {
     );
     assert_eq!(resets, 0, "a reset that restarts nothing");
 }
+
+/// A long model run: a user's `hard_reset` of a member whose next start fails. The failed
+/// start told the supervisor before it was over; the supervisor, finding a start under way on
+/// another thread, left the member to it, and the retry was lost (the group read green with
+/// the member not running). A failed start now tells its supervisor once it is over. The race
+/// is narrow: the case runs 20 times.
+#[test]
+fn controller_model_seed_a_hard_reset_beside_a_retried_start() {
+    use CtrlOp::*;
+    let ops = [
+        Maintain,
+        MemberCycle(2, Cmd::Block),
+        Release,
+        Maintain,
+        Start,
+        StopLoops,
+        MemberNextStart(2, StartPlan::Fail),
+        Start,
+        MemberStart(0),
+        MemberCycle(2, Cmd::CtxStop),
+        Start,
+        MemberHardReset(2),
+        Maintain,
+    ];
+    let spec = [
+        (Kind::Loner, true),
+        (Kind::Loner, false),
+        (Kind::Brittle, false),
+    ];
+    for _ in 0..20 {
+        run_controller_case(Policy::RestForOne, Some(1), true, spec, &ops, Ending::Stop).unwrap();
+    }
+}

@@ -295,3 +295,104 @@ fn a_member_stopped_from_a_hook_during_maintain_loops_stays_stopped() {
     within_bound("stop", move || c.stop());
     assert_nothing_ran_under_a_lock();
 }
+
+/// The supervisor never waits for a hook on another thread. A member whose thread stopped
+/// itself is being started by a user thread (its `on_start` held open) when the supervisor
+/// comes to restart it: that start is the restart, and the supervisor goes on, so the group
+/// settles while the user's `on_start` still runs.
+#[test]
+fn the_supervisor_leaves_a_member_to_the_thread_starting_it() {
+    let (reset_gate, start_gate) = (Gate::new(), Gate::new());
+    let g = reset_gate.clone();
+    let c = controller().on_reset(move || g.pass());
+    let trigger = c.new_loop(Trigger(Hooks::default()));
+    let (quit, quit_rx) = bounded::<()>(1);
+    let x = Hooks::default()
+        .on_start(nth(2, &start_gate))
+        .cycle(move |ctx| {
+            if ctx.recv(&quit_rx).is_some() {
+                ctx.stop();
+            }
+        });
+    let x_log = x.log.clone();
+    let x = c.new_loop(Lone(x));
+    assert!(c.start());
+    c.maintain_loops();
+    green(&c);
+    x_log.wait_for("cycle", 1);
+
+    // The supervisor is held in on_reset while x's thread stops itself.
+    assert!(trigger.failure());
+    reset_gate.wait_inside();
+    quit.send(()).unwrap();
+    x_log.wait_for("on_stop", 1);
+    eventually("x's thread ended", || !x.is_alive());
+    let x2 = x.clone();
+    let starting = std::thread::spawn(move || x2.start());
+    start_gate.wait_inside();
+
+    // The supervisor comes to x's end with the user's on_start under way.
+    reset_gate.open();
+    green(&c);
+    assert_eq!(
+        x_log.count("on_start"),
+        2,
+        "the user's start is the restart"
+    );
+
+    start_gate.open();
+    assert!(within_bound("the user's start", move || starting
+        .join()
+        .unwrap()));
+    assert!(x.is_alive());
+    within_bound("stop", move || c.stop());
+    assert_nothing_ran_under_a_lock();
+}
+
+/// Nor for a stop under way on another thread: a member whose start failed is stopped by a
+/// user thread (its `on_stop` held open) when the supervisor comes to retry the start. The
+/// stop decides (the member is out of supervision), and the group settles meanwhile.
+#[test]
+fn the_supervisor_leaves_a_member_to_the_thread_stopping_it() {
+    let (reset_gate, stop_gate) = (Gate::new(), Gate::new());
+    let g = reset_gate.clone();
+    let c = controller().on_reset(move || g.pass());
+    let trigger = c.new_loop(Trigger(Hooks::default()));
+    let starts = Arc::new(AtomicUsize::new(0));
+    let x = Hooks::default()
+        .on_start(move || {
+            if starts.fetch_add(1, Ordering::SeqCst) == 1 {
+                panic!("the second start fails");
+            }
+        })
+        .on_stop(nth(2, &stop_gate));
+    let x_log = x.log.clone();
+    let x = c.new_loop(Lone(x));
+    assert!(c.start());
+    c.maintain_loops();
+    green(&c);
+
+    // While the supervisor is held in on_reset: a failed start (its retry is queued), a
+    // start that works, and a stop held in on_stop.
+    assert!(trigger.failure());
+    reset_gate.wait_inside();
+    assert!(x.stop());
+    assert!(!x.start(), "the second on_start panics");
+    assert!(x.start());
+    let x2 = x.clone();
+    let stopping = std::thread::spawn(move || x2.stop());
+    stop_gate.wait_inside();
+
+    // The supervisor comes to the retry with the user's on_stop under way.
+    reset_gate.open();
+    green(&c);
+
+    stop_gate.open();
+    assert!(within_bound("the user's stop", move || stopping
+        .join()
+        .unwrap()));
+    assert!(!x.is_alive(), "stopped from outside: not restarted");
+    assert_eq!(x_log.count("on_start"), 3);
+    within_bound("stop", move || c.stop());
+    assert_nothing_ran_under_a_lock();
+}

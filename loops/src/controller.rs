@@ -480,6 +480,9 @@ impl Member for Owner {
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
         self.ctrl.stop_in_order(unsupervise, report);
     }
+    fn unsupervise(&self) {
+        Member::unsupervise(&*self.ctrl);
+    }
     fn begin_stop(&self, unsupervise: bool) -> Stopping {
         self.ctrl.begin_stop(unsupervise)
     }
@@ -558,6 +561,12 @@ impl Member for Ctrl {
 
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
         self.stop_members_report(unsupervise, report);
+    }
+
+    fn unsupervise(&self) {
+        for Entry { member, .. } in self.members() {
+            member.unsupervise();
+        }
     }
 
     fn begin_stop(&self, unsupervise: bool) -> Stopping {

@@ -420,6 +420,12 @@ impl Ctrl {
             self.stop_turn.fetch_add(1, Ordering::SeqCst);
             st.drop_deferred_maintain();
         }
+        if unsupervise {
+            // All of them at once: a reset under way restarts none, whichever it reaches first.
+            for Entry { member, .. } in &members {
+                member.unsupervise();
+            }
+        }
         if at_once {
             let begun: Vec<_> = members
                 .iter()

@@ -116,7 +116,12 @@
 //! it), a `start` or `hard_reset` for the stop under way. One that does not need it does not
 //! wait: a `start` while another thread runs `on_start` is that start (it returns `false` at
 //! once; if a stop was asked meanwhile, the later start wins and the thread is spawned). A
-//! group's operations wait only this way, member by member.
+//! group's operations wait only this way, member by member, and the supervisor's restarts not
+//! at all: a member another thread is starting or stopping is left to that thread (a start
+//! under way is the restart; a stop under way decides), so no hook on another thread holds
+//! up supervision. Only a reset's stop phase waits: for its set's threads to end (within
+//! their grace), and for a hook that another thread runs on a member of the set, since
+//! `on_reset` must find the set stopped.
 //!
 //! Since a hook may call back into any loop or controller, even these waits could form a circle
 //! that no lock order prevents (a reset waits for a member whose `on_stop`, on a user thread,

@@ -364,10 +364,23 @@ impl<K: Kinds> Lifecycle<K> {
             Caller::OwnThread => Stop::Asked(self.ask_stop(None)),
             Caller::Holder(_) => Stop::Asked(self.stop_refused(unsupervise)),
             Caller::Other => match self.wait_for(me) {
-                Some(holder) => Stop::Wait(holder),
+                Some(holder) => self.stop_waits(holder, unsupervise),
                 None => self.stop_now(me, unsupervise),
             },
         }
+    }
+
+    /// A stop that must wait for the operation under way to give the value back. It counts
+    /// from now, not from when it gets the value: the loop is no longer wanted running (a
+    /// start under way undoes itself when its `on_start` returns) and, from outside, out of
+    /// supervision (a reset's restart meanwhile passes it over). Stop wins.
+    fn stop_waits(&mut self, holder: K::Tid, unsupervise: bool) -> Stop<K::Tid> {
+        self.wanted = false;
+        self.queued = false;
+        if unsupervise {
+            self.supervised = false;
+        }
+        Stop::Wait(holder)
     }
 
     /// A stop that cannot wait (from the holder of `busy`, or when waiting would close a

@@ -34,6 +34,10 @@ pub(crate) trait Member: Send + Sync {
     /// Stops it for good, in dependency order (a group: its members one after another, in
     /// reverse), adding each loop's outcome to `report`.
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport);
+    /// Out of supervision from now on, ahead of a stop from outside that will reach it (a
+    /// group's stop takes every member out as it begins, so a reset under way restarts none
+    /// of them, however far the stop has got); a nested group: each of its members.
+    fn unsupervise(&self);
     fn begin_stop(&self, unsupervise: bool) -> Stopping;
     /// Waits for the stop begun at `signalled` for at most the member's own grace from then.
     fn finish_stop(&self, begun: Stopping, signalled: Instant) -> bool;
@@ -149,6 +153,9 @@ impl Member for LoopOwner {
     fn stop_in_order(&self, unsupervise: bool, report: &mut StopReport) {
         let begun = self.begin_stop(unsupervise);
         self.finish_stop_into(begun, Instant::now(), report);
+    }
+    fn unsupervise(&self) {
+        self.runner.unsupervise();
     }
     fn begin_stop(&self, unsupervise: bool) -> Stopping {
         Stopping::Loop(self.runner.begin_group_stop(unsupervise))

@@ -120,6 +120,9 @@ struct State {
     /// The supervisor this loop reports to, once added to a controller.
     link: Option<Link>,
     books: Books,
+    /// The start under way failed and is to be retried: its supervisor is told when `busy`
+    /// is released.
+    start_failed: bool,
     /// Threads waiting for `busy` to be released.
     waiters: usize,
     /// The holder of `busy` last told to the wait-for graph (kept exact while threads wait).
@@ -175,6 +178,7 @@ impl Runner {
                     budget: Budget::default(),
                     last_error: None,
                 },
+                start_failed: false,
                 waiters: 0,
                 told: None,
             }),
@@ -312,7 +316,7 @@ impl Runner {
                     Err(retry) => {
                         let e = error.unwrap_or_default();
                         st.books.last_error = Some(e.clone());
-                        self.start_failed(&st, retry);
+                        Self::start_failed(&mut st, retry);
                         drop(st);
                         error!(
                             name = self.config.name,
@@ -346,7 +350,7 @@ impl Runner {
                     let name = format!("{}_{gen}", self.config.name);
                     st.books.last_error = Some(format!("could not spawn thread {name}: {e}"));
                     let retry = st.life.spawn_failed();
-                    self.start_failed(&st, retry);
+                    Self::start_failed(&mut st, retry);
                     drop(st);
                     error!(thread = %name, "Could not spawn the loop's thread: {e}");
                     // on_start allowed this start: pair it.
@@ -368,7 +372,7 @@ impl Runner {
                 if let Ok(Err(e)) = &answer {
                     st.books.last_error = Some(e.message().to_owned());
                 }
-                self.start_failed(&st, retry);
+                Self::start_failed(&mut st, retry);
                 drop(st);
                 match answer {
                     Ok(Ok(_)) => info!(name = self.config.name, "on_start declined to start"),
@@ -385,12 +389,13 @@ impl Runner {
         }
     }
 
-    /// A supervised member failed to start: its supervisor retries it.
-    fn start_failed(&self, st: &State, retry: bool) {
-        if retry {
-            if let Some(link) = &st.link {
-                link.start_failed();
-            }
+    /// A supervised member failed to start: its supervisor retries it. Told once the start
+    /// is over (`busy` released, in [`finish_op`](Self::finish_op)): a supervisor that finds
+    /// another start under way when it comes to retry leaves the loop to that one, so it must
+    /// not find the failed one.
+    fn start_failed(st: &mut State, retry: bool) {
+        if retry && st.link.is_some() {
+            st.start_failed = true;
         }
     }
 
@@ -398,6 +403,11 @@ impl Runner {
     fn finish_op<'a>(self: &'a Arc<Self>, mut st: Guard<'a, State>, me: ThreadId) {
         loop {
             let next = st.life.release(me);
+            if std::mem::take(&mut st.start_failed) {
+                if let Some(link) = &st.link {
+                    link.start_failed();
+                }
+            }
             self.sync(&mut st);
             self.changed.notify_all();
             match next {

@@ -7,6 +7,9 @@ impl<K: Kinds> Lifecycle<K> {
     /// Starts it again if it is still supervised and thread `gen` was its last one, and
     /// nothing has started it since.
     pub(crate) fn restart_if_ended(&mut self, me: K::Tid, gen: u64) -> Start<K::Value, K::Tid> {
+        if self.operated_by_another(me) {
+            return Start::Already;
+        }
         self.supervisor_start(me, |l| {
             l.supervised && l.run.is_none() && !l.queued && l.generations == gen + 1
         })
@@ -15,34 +18,48 @@ impl<K: Kinds> Lifecycle<K> {
     /// Starts it again if it is still supervised, wanted and not running: the retry of a
     /// start that failed.
     pub(crate) fn restart_failed(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
+        if self.operated_by_another(me) {
+            return Start::Already;
+        }
         self.supervisor_start(me, |l| {
             l.supervised && l.wanted && l.run.is_none() && !l.queued
         })
     }
 
     /// A reset's restart: starts it if it is still supervised (a member stopped from outside
-    /// meanwhile stays stopped).
+    /// meanwhile stays stopped). A start under way on another thread is this restart: if the
+    /// reset's own stop asked it to undo itself, it no longer does.
     pub(crate) fn restart_supervised(&mut self, me: K::Tid) -> Start<K::Value, K::Tid> {
         if self.caller(me) != Caller::Other {
+            return Start::Already;
+        }
+        if self.operated_by_another(me) {
+            if self.linked && self.supervised && self.started_by_another(me) {
+                self.wanted = true;
+            }
             return Start::Already;
         }
         self.supervisor_start(me, |l| l.supervised)
     }
 
-    /// A start its supervisor makes: none for a loop removed from the group (neither started
-    /// nor waited for: its removal may be stopping it, up to its grace), nor for one another
-    /// thread is starting; a wait for the stop under way; else a start if `may` says so, with
-    /// `busy` free.
+    /// Another thread is inside an operation on it: a start under way is the supervisor's
+    /// start, and a stop under way decides (from outside, it takes the loop out of
+    /// supervision; by a reset or stop of a group, that group restarts it or not). The
+    /// supervisor waits for neither: it never waits for a hook on another thread to return.
+    fn operated_by_another(&self, me: K::Tid) -> bool {
+        self.wait_for(me).is_some()
+    }
+
+    /// A start its supervisor makes, with no other thread inside an operation on it: none for
+    /// a loop removed from the group (neither started nor waited for: its removal may be
+    /// stopping it, up to its grace); else a start if `may` says so.
     fn supervisor_start(
         &mut self,
         me: K::Tid,
         may: impl FnOnce(&Self) -> bool,
     ) -> Start<K::Value, K::Tid> {
-        if !self.linked || self.started_by_another(me) {
+        if !self.linked {
             return Start::Already;
-        }
-        if let Some(holder) = self.wait_for(me) {
-            return Start::Wait(holder);
         }
         if self.busy.is_none() && may(self) {
             self.start_now(me)
@@ -61,7 +78,7 @@ impl<K: Kinds> Lifecycle<K> {
         match self.caller(me) {
             Caller::OwnThread | Caller::Holder(_) => Stop::Asked(self.stop_refused(unsupervise)),
             _ => match self.wait_for(me) {
-                Some(holder) => Stop::Wait(holder),
+                Some(holder) => self.stop_waits(holder, unsupervise),
                 None => self.stop_now(me, unsupervise),
             },
         }
@@ -70,6 +87,12 @@ impl<K: Kinds> Lifecycle<K> {
     /// A reset restarted it: failures counted before now are answered (`epoch` moves on).
     pub(crate) fn reset_restarted(&mut self) {
         self.epoch += 1;
+    }
+
+    /// A stop from outside is on its way (its group's stop has begun): no restart by its
+    /// group from now on.
+    pub(crate) fn unsupervise(&mut self) {
+        self.supervised = false;
     }
 
     /// It became a member of a group (`true`), or was removed from its group (`false`).

@@ -274,9 +274,9 @@ fn expected(at: At) -> [&'static str; 16] {
             "wait(2) → stopping",
             "ignored(StopWins) → stopping",
             "token → stopping",
-            "wait(2) → stopping",
-            "wait(2) → stopping",
-            "wait(2) → stopping",
+            "already → stopping",
+            "already → stopping",
+            "already → stopping",
             "wait(2) → stopping",
             "handed back → stopping",
             "queued(StopUnderWay) → stopping",
@@ -621,51 +621,4 @@ fn a_removed_loop_is_neither_stopped_nor_restarted_by_its_old_group() {
     }
 }
 
-/// A start asked while another thread runs `on_start` is that start: it waits for nobody's
-/// hook, and if a stop was asked meanwhile (before it), the start under way spawns the thread
-/// rather than undo itself (the later call wins). With no start after the stop, it is undone.
-#[test]
-fn a_start_during_a_start_is_that_start_and_wins_over_an_earlier_stop() {
-    let mut l = build(At::Starting);
-    assert!(
-        l.stop_refused(true).is_none(),
-        "no thread yet: nothing to signal"
-    );
-    assert!(matches!(l.start(OTHER), Start::Already));
-    assert!(matches!(
-        l.on_start_done(Outcome::Allowed, 7),
-        AfterStart::Spawn { value: 7, gen: 0 }
-    ));
-    assert!(l.is_supervised());
-
-    let mut l = build(At::Starting);
-    assert!(l.stop_refused(true).is_none());
-    assert!(matches!(l.restart_supervised(OTHER), Start::Already));
-    assert!(matches!(
-        l.on_start_done(Outcome::Allowed, 7),
-        AfterStart::Undo(7)
-    ));
-}
-
-/// A stop from outside after a `maintain_loops` began (its ticket is later) leaves the loop
-/// stopped for that maintain; one before it does not, and the loop's own thread's stop never
-/// counts.
-#[test]
-fn a_maintain_does_not_start_a_loop_stopped_from_outside_after_it_began() {
-    let mut l = build(At::Stopped);
-    l.stopped_from_outside(OTHER, 5);
-    assert!(matches!(l.maintain(OTHER, 4), Start::Already));
-    assert!(matches!(l.maintain(OTHER, 6), Start::Begin(_)));
-
-    let mut l = build(At::Running);
-    l.stopped_from_outside(T0, 5);
-    assert!(matches!(l.stop(T0, true), Stop::Asked(Some(_))));
-    let Finished::OnStopHere(v) = l.thread_finished(0, 7) else {
-        panic!("nobody waits for it")
-    };
-    l.thread_done(0, v);
-    assert!(
-        matches!(l.maintain(OTHER, 4), Start::Begin(_)),
-        "its own thread's stop does not count"
-    );
-}
+mod concurrent; // operations that meet another thread's operation under way

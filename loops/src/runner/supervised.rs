@@ -86,6 +86,11 @@ impl Runner {
         })
     }
 
+    /// Out of its group's supervision from now on: a stop from outside is on its way.
+    pub(crate) fn unsupervise(&self) {
+        self.lock().life.unsupervise();
+    }
+
     /// Whether its group still supervises it: started, and not stopped from outside since
     /// (a thread that ended on its own, by `ctx.stop()` or a panic, leaves it supervised).
     pub(crate) fn is_supervised(&self) -> bool {
@@ -111,45 +116,38 @@ impl Runner {
     /// For the supervisor: starts it again if it is still supervised and thread `gen` was
     /// its last one.
     pub(crate) fn restart_if_ended(self: &Arc<Self>, gen: u64) -> bool {
-        self.supervised_start(false, |life, me| life.restart_if_ended(me, gen))
+        self.supervised_start(|life, me| life.restart_if_ended(me, gen))
     }
 
     /// For the supervisor: the retry of a start that failed.
     pub(crate) fn restart_failed(self: &Arc<Self>) -> bool {
-        self.supervised_start(false, Lifecycle::restart_failed)
+        self.supervised_start(Lifecycle::restart_failed)
     }
 
     /// For a reset's restart phase: starts it if it is still supervised (a member stopped
     /// from outside meanwhile stays stopped).
     pub(crate) fn restart_supervised(self: &Arc<Self>) -> bool {
-        self.supervised_start(true, Lifecycle::restart_supervised)
+        self.supervised_start(Lifecycle::restart_supervised)
     }
 
-    /// A start the supervisor makes. When waiting for the operation under way would close a
-    /// circle of waits: with `queue`, a still supervised loop's start is queued for the end
-    /// of that operation; otherwise the operation under way is left to decide.
+    /// A start the supervisor makes. It never waits: the lifecycle leaves a loop that another
+    /// thread is starting or stopping to that thread (see `operated_by_another`), so the
+    /// supervisor is never held up by a hook on another thread.
     pub(super) fn supervised_start(
         self: &Arc<Self>,
-        queue: bool,
         step: impl Fn(&mut Lifecycle<Real>, ThreadId) -> Start<Boxed, ThreadId>,
     ) -> bool {
         let me = thread::current().id();
         let mut st = self.lock();
-        loop {
-            let next = step(&mut st.life, me);
-            self.sync(&mut st);
-            match next {
-                Start::Begin(source) => return self.run_start(st, me, source),
-                Start::Wait(holder) => {
-                    if self.wait_busy(&mut st, holder).is_err() {
-                        if queue && st.life.is_supervised() {
-                            let _ = st.life.start_refused();
-                        }
-                        return false;
-                    }
-                }
-                Start::Already | Start::Queued(_) | Start::Ignored(_) => return false,
+        let next = step(&mut st.life, me);
+        self.sync(&mut st);
+        match next {
+            Start::Begin(source) => self.run_start(st, me, source),
+            Start::Wait(_) => {
+                debug_assert!(false, "a supervisor's start never waits");
+                false
             }
+            Start::Already | Start::Queued(_) | Start::Ignored(_) => false,
         }
     }
 
