@@ -100,28 +100,30 @@
 //! `stop`, a removal, and its supervisor's resets and restarts) hold nothing while they run
 //! members' hooks or `on_reset`, and none waits for another: they run side by side. They agree
 //! through two counters, a *stop turn* and a *reset turn*, that each `maintain_loops` reads
-//! under a member's own lock just before starting it: a stop of the group wins over a
-//! `maintain_loops` under way (the members after it stay stopped), as does a member's own stop
-//! from outside once the maintain has begun (a process-wide ticket orders the two), and a
-//! `maintain_loops` that
-//! meets a reset (or begins during one) is left to that reset, which runs it on the supervisor
-//! thread once its members are started again, so `on_reset` never runs beside a start of a
-//! member of its set. A reset never restarts a member stopped from outside meanwhile.
+//! under a member's own lock just before starting it. A stop of the group wins over a
+//! `maintain_loops` under way (the members after it stay stopped), and so does a member's own
+//! stop from outside once the maintain has begun (a process-wide ticket orders the two). A
+//! `maintain_loops` that meets a reset, or begins during one, is left to that reset, which runs
+//! it on the supervisor thread once its members are started again, so `on_reset` never runs
+//! beside a start of a member of its set. A group's stop takes every member out of supervision
+//! as it begins, so a reset under way restarts none of them, however far the stop has got.
 //!
 //! **A loop's value, not a flag.** What remains of waiting for another thread's user code is a
 //! loop's own: while `on_start` or `on_stop` runs, the loop's value is inside that hook, on the
 //! thread running it (the lifecycle's `busy` records which). An operation that needs the value
 //! waits for it to come back: a `stop` for the `on_start` under way (then stops: stop wins), a
 //! second `stop` for the `on_stop` under way (it returns once `on_stop` has run, whoever ran
-//! it), a `start` or `hard_reset` for the stop under way. One that does not need it does not
-//! wait: a `start` while another thread runs `on_start` is that start (it returns `false` at
-//! once; if a stop was asked meanwhile, the later start wins and the thread is spawned). A
-//! group's operations wait only this way, member by member, and the supervisor's restarts not
-//! at all: a member another thread is starting or stopping is left to that thread (a start
-//! under way is the restart; a stop under way decides), so no hook on another thread holds
-//! up supervision. Only a reset's stop phase waits: for its set's threads to end (within
-//! their grace), and for a hook that another thread runs on a member of the set, since
-//! `on_reset` must find the set stopped.
+//! it), a `start` or `hard_reset` for the stop under way. A stop counts from when it is
+//! asked, not from when it gets the value: the loop is no longer wanted running (a start under
+//! way undoes itself) and, from outside, out of supervision at once. One that does not need
+//! the value does not wait: a `start` while another thread runs `on_start` is that start (it
+//! returns `false` at once; if a stop was asked meanwhile, the later start wins and the thread
+//! is spawned). A group's operations wait only this way, member by member, and the
+//! supervisor's restarts not at all: a member another thread is starting or stopping is left
+//! to that thread (a start under way is the restart; a stop under way decides), so no hook on
+//! another thread holds up supervision. Only a reset's stop phase waits: for its set's threads
+//! to end (within their grace), and for a hook that another thread runs on a member of the
+//! set, since `on_reset` must find the set stopped.
 //!
 //! Since a hook may call back into any loop or controller, even these waits could form a circle
 //! that no lock order prevents (a reset waits for a member whose `on_stop`, on a user thread,
