@@ -2763,6 +2763,13 @@ fn run_task_case(
                 if t.kind == TaskKind::Sleeps || t.cmd.is_some() || !open {
                     continue;
                 }
+                // A queued task told to fail would fail as soon as a slot frees: when another
+                // task's failure frees it, the two failures may reach the supervisor as one
+                // merged event (one reset) or as two, depending on timing. The model cannot
+                // know which; it tells queued tasks only to return a value.
+                if t.phase == TaskPhase::Queued && fin != Fin::Value {
+                    continue;
+                }
                 strings[id].cmd.send(fin).unwrap();
                 m.command(id, fin);
             }
@@ -3106,5 +3113,33 @@ fn controller_model_seed_a_panic_after_two_lone_restarts() {
     ];
     for _ in 0..20 {
         run_controller_case(Policy::OneForAll, Some(1), true, spec, &ops, Ending::Drop).unwrap();
+    }
+}
+
+/// A long model run under load (the model was wrong): a queued task told to fail started when
+/// another task's panic freed its slot, and failed at once. The two failures reached the
+/// supervisor as one merged event (one reset, as documented: the mailbox merges task
+/// failures), where the model counted two. The model now tells queued tasks only to return a
+/// value; this sequence runs as it is now generated.
+#[test]
+fn tasks_model_seed_a_panic_after_a_reset_for_an_error() {
+    use TaskOp::*;
+    let ops = [
+        Spawn(TaskKind::Sleeps),
+        Start,
+        Command(11, Fin::Value),
+        Spawn(TaskKind::Listens),
+        Join(5),
+        Spawn(TaskKind::Listens),
+        Command(11, Fin::Err),
+        StopTask(0),
+        Start,
+        Command(7, Fin::Panic),
+        Spawn(TaskKind::Sleeps),
+        Command(4, Fin::Value),
+    ];
+    let n = std::env::var("SEED_REPEAT").map_or(20, |v| v.parse().unwrap());
+    for _ in 0..n {
+        run_task_case(Some(1), true, true, &ops).unwrap();
     }
 }
