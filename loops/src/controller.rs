@@ -84,6 +84,11 @@ impl LoopController {
         }
     }
 
+    /// For `__private::controller_state`.
+    pub(crate) fn __ctrl(&self) -> &Arc<Ctrl> {
+        self.ctrl()
+    }
+
     fn ctrl(&self) -> &Arc<Ctrl> {
         &self.owner.ctrl
     }

@@ -528,7 +528,12 @@ impl Ctrl {
             },
             None => None,
         };
-        while !self.settled(&st) {
+        // The answer is the last reading: `settled` also reads the mailbox, which members
+        // change without this lock, so a second reading may differ from the one that ended
+        // the wait (a failure sent just after the group settled). Read twice, a group seen
+        // settled could answer `false` at once.
+        let mut settled = self.settled(&st);
+        while !settled {
             let timed_out = match deadline {
                 Some(d) => st.wait_until(&self.changed, d).timed_out(),
                 None => {
@@ -536,11 +541,11 @@ impl Ctrl {
                     false
                 }
             };
+            settled = self.settled(&st);
             if timed_out {
                 break;
             }
         }
-        let settled = self.settled(&st);
         drop(st);
         drop(waiting);
         settled
@@ -589,6 +594,27 @@ impl Ctrl {
             backoff,
             members: members.iter().map(|e| e.member.health()).collect(),
         }
+    }
+
+    /// Its inner state in words (not a stable format): for a test's failure message when a
+    /// group never settles.
+    pub(crate) fn describe(&self) -> String {
+        let mailbox = self.mailbox.describe();
+        let st = self.state.lock();
+        let text = format!(
+            "resetting {}, resets {}, deferred maintain {:?}, supervisor {}, gave up {}, \
+             restoring {}, fault {:?}, waiting {:?}; {mailbox}",
+            st.resetting,
+            st.resets,
+            st.deferred_maintain,
+            st.supervisor.as_ref().map_or("none", |s| &*s.name),
+            st.supervision.gave_up(),
+            st.supervision.restoring(),
+            st.fault,
+            st.supervision.waiting(),
+        );
+        drop(st);
+        text
     }
 
     /// Locks the state (for the supervisor's decisions).

@@ -157,6 +157,17 @@ impl Mailbox {
         *self.clock.lock() = clock;
     }
 
+    /// What is queued and how many are in hand, in words: for a test's failure message.
+    pub(crate) fn describe(&self) -> String {
+        let inbox = self.inbox.lock();
+        format!(
+            "mailbox {}: queued {:?}, in hand {}",
+            if inbox.open { "open" } else { "closed" },
+            inbox.queue,
+            inbox.in_hand
+        )
+    }
+
     /// Events sent and not yet handled.
     pub(crate) fn pending(&self) -> usize {
         let inbox = self.inbox.lock();

@@ -191,3 +191,9 @@ pub use crate::sync::under_lock;
 pub fn wait_graph() -> String {
     crate::waits::describe()
 }
+
+/// A controller's inner state in words (its reset, mailbox, supervision): for a test's
+/// failure message when a group never settles. Not a stable format.
+pub fn controller_state(c: &crate::LoopController) -> String {
+    c.__ctrl().describe()
+}
