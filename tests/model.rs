@@ -2670,6 +2670,10 @@ fn run_task_case(
     one_for_all: bool,
     ops: &[TaskOp],
 ) -> Result<(), TestCaseError> {
+    // The case observes its threads by name: one case at a time in this process (the
+    // proptest and a kept seed would otherwise see each other's `Tk0`).
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock();
     quiet_planned_panics();
     let mut c = LoopController::new()
         .named("TkCtl")

@@ -71,6 +71,19 @@ fn green(c: &LoopController) {
     assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
 }
 
+/// Starts the supervisor and every member, and waits until the group is green.
+fn run(c: &LoopController) {
+    assert!(c.start());
+    c.maintain_loops();
+    green(c);
+}
+
+/// Stops the group within the bound; nothing ran under a crate lock meanwhile.
+fn finish(c: LoopController) {
+    within_bound("stop", move || c.stop());
+    assert_nothing_ran_under_a_lock();
+}
+
 fn controller() -> LoopController {
     LoopController::new().backoff(Duration::ZERO, Duration::ZERO)
 }
@@ -91,9 +104,7 @@ fn maintain_loops_during_on_reset_is_left_to_the_reset() {
     let other = Hooks::default();
     let other_log = other.log.clone();
     let other = c.new_loop(Lone(other));
-    assert!(c.start());
-    c.maintain_loops();
-    green(&c);
+    run(&c);
     a_log.wait_for("cycle", 1);
     assert!(other.stop(), "stopped from outside: out of supervision");
 
@@ -130,9 +141,7 @@ fn maintain_loops_does_not_wait_for_a_reset_restarting_a_member() {
     let slow_log = slow.log.clone();
     let slow = c.new_loop(Plain(slow));
     let trigger = c.new_loop(Trigger(Hooks::default()));
-    assert!(c.start());
-    c.maintain_loops();
-    green(&c);
+    run(&c);
 
     assert!(trigger.failure());
     gate.wait_inside();
@@ -169,9 +178,7 @@ fn stop_loops_runs_beside_a_reset_and_wins() {
     let other = Hooks::default();
     let other_log = other.log.clone();
     let other = c.new_loop(Lone(other));
-    assert!(c.start());
-    c.maintain_loops();
-    green(&c);
+    run(&c);
     other_log.wait_for("cycle", 1);
 
     assert!(trigger.failure());
@@ -192,8 +199,7 @@ fn stop_loops_runs_beside_a_reset_and_wins() {
         c.health()
     );
     assert_eq!(slow_log.count("on_start"), 1);
-    within_bound("stop", move || c.stop());
-    assert_nothing_ran_under_a_lock();
+    finish(c);
 }
 
 /// A stop of the group that comes after a `maintain_loops` left to a reset wins over it: once
@@ -206,9 +212,7 @@ fn a_stop_drops_a_maintain_left_to_a_reset() {
     let a = c.new_loop(Plain(Hooks::default()));
     let trigger = c.new_loop(Trigger(Hooks::default()));
     let other = c.new_loop(Lone(Hooks::default()));
-    assert!(c.start());
-    c.maintain_loops();
-    green(&c);
+    run(&c);
     assert!(other.stop());
 
     assert!(trigger.failure());
@@ -225,8 +229,7 @@ fn a_stop_drops_a_maintain_left_to_a_reset() {
         "the stop came last and won\n{}",
         c.health()
     );
-    within_bound("stop", move || c.stop());
-    assert_nothing_ran_under_a_lock();
+    finish(c);
 }
 
 /// A member's `on_start`, run by `maintain_loops` on one thread, does not hold up a
@@ -256,8 +259,7 @@ fn two_maintains_run_side_by_side() {
     });
     green(&c);
     assert!(slow.is_alive());
-    within_bound("stop", move || c.stop());
-    assert_nothing_ran_under_a_lock();
+    finish(c);
 }
 
 /// Stop wins over a `maintain_loops` under way: a member stopped with its handle from a hook
@@ -292,8 +294,7 @@ fn a_member_stopped_from_a_hook_during_maintain_loops_stays_stopped() {
     let c2 = c.clone();
     within_bound("maintain_loops", move || c2.maintain_loops());
     assert!(b.is_alive(), "a later maintain starts it");
-    within_bound("stop", move || c.stop());
-    assert_nothing_ran_under_a_lock();
+    finish(c);
 }
 
 /// The supervisor never waits for a hook on another thread. A member whose thread stopped
@@ -316,9 +317,7 @@ fn the_supervisor_leaves_a_member_to_the_thread_starting_it() {
         });
     let x_log = x.log.clone();
     let x = c.new_loop(Lone(x));
-    assert!(c.start());
-    c.maintain_loops();
-    green(&c);
+    run(&c);
     x_log.wait_for("cycle", 1);
 
     // The supervisor is held in on_reset while x's thread stops itself.
@@ -345,8 +344,7 @@ fn the_supervisor_leaves_a_member_to_the_thread_starting_it() {
         .join()
         .unwrap()));
     assert!(x.is_alive());
-    within_bound("stop", move || c.stop());
-    assert_nothing_ran_under_a_lock();
+    finish(c);
 }
 
 /// Nor for a stop under way on another thread: a member whose start failed is stopped by a
@@ -368,9 +366,7 @@ fn the_supervisor_leaves_a_member_to_the_thread_stopping_it() {
         .on_stop(nth(2, &stop_gate));
     let x_log = x.log.clone();
     let x = c.new_loop(Lone(x));
-    assert!(c.start());
-    c.maintain_loops();
-    green(&c);
+    run(&c);
 
     // While the supervisor is held in on_reset: a failed start (its retry is queued), a
     // start that works, and a stop held in on_stop.
@@ -393,6 +389,5 @@ fn the_supervisor_leaves_a_member_to_the_thread_stopping_it() {
         .unwrap()));
     assert!(!x.is_alive(), "stopped from outside: not restarted");
     assert_eq!(x_log.count("on_start"), 3);
-    within_bound("stop", move || c.stop());
-    assert_nothing_ran_under_a_lock();
+    finish(c);
 }
