@@ -194,7 +194,7 @@ impl Runner {
         &self.config
     }
 
-    /// This loop's busy flag, as the wait-for graph names it.
+    /// This loop's `busy` (the operation holding its value), as the wait-for graph names it.
     fn key(&self) -> waits::Key {
         std::ptr::from_ref(self) as usize
     }

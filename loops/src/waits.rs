@@ -9,7 +9,8 @@
 //!
 //! Every such wait is registered here before it blocks, as an edge from the waiting thread to
 //! the thread it waits for:
-//! - the *holder* of a busy flag (a loop's or a controller's operation under way), or
+//! - the *holder* of a loop's `busy` (the thread inside an operation on it, which has the
+//!   loop's value in a hook or waits for the loop's thread), or
 //! - a thread whose end (a loop thread, a task, a supervisor) it waits for.
 //!
 //! Each thread waits for one thing at a time, so following edges from any thread is a chain.
