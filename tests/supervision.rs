@@ -370,11 +370,12 @@ fn fail_and_settle(c: &LoopController, leaf: &LoopHandle<Leaf>, clock: &ManualCl
     }
 }
 
-#[test]
-fn with_a_test_clock_five_crashes_in_a_minute_give_up_in_milliseconds() {
+/// A running group named `name` on a test clock: at most 5 restarts a minute, backoff 1 s
+/// up to 30 s, and one `Leaf` member.
+fn clocked(name: &str) -> (LoopController, LoopHandle<Leaf>, ManualClock) {
     let clock = ManualClock::new();
     let c = LoopController::new()
-        .named("Clocked")
+        .named(name)
         .clock(clock.clone())
         .max_restarts(5, Duration::from_secs(60))
         .backoff(Duration::from_secs(1), Duration::from_secs(30));
@@ -382,6 +383,12 @@ fn with_a_test_clock_five_crashes_in_a_minute_give_up_in_milliseconds() {
     c.start();
     c.maintain_loops();
     assert!(c.wait_green(BOUND));
+    (c, leaf, clock)
+}
+
+#[test]
+fn with_a_test_clock_five_crashes_in_a_minute_give_up_in_milliseconds() {
+    let (c, leaf, clock) = clocked("Clocked");
     let began = std::time::Instant::now();
     for n in 1..=5 {
         fail_and_settle(&c, &leaf, &clock);
@@ -400,16 +407,7 @@ fn with_a_test_clock_five_crashes_in_a_minute_give_up_in_milliseconds() {
     assert!(c.stop());
 
     // The same settings, with the crashes a minute apart: never gives up.
-    let clock = ManualClock::new();
-    let c = LoopController::new()
-        .named("Spaced")
-        .clock(clock.clone())
-        .max_restarts(5, Duration::from_secs(60))
-        .backoff(Duration::from_secs(1), Duration::from_secs(30));
-    let leaf = c.new_loop(Leaf);
-    c.start();
-    c.maintain_loops();
-    assert!(c.wait_green(BOUND));
+    let (c, leaf, clock) = clocked("Spaced");
     for _ in 0..8 {
         clock.advance(Duration::from_secs(61));
         fail_and_settle(&c, &leaf, &clock);

@@ -66,26 +66,26 @@ impl Runner {
         let me = thread::current().id();
         let mut st = self.lock();
         while let Joining::Running(thread) = st.life.joining() {
-            if group && !st.life.is_linked() {
+            // Left to end on its own: the stop releases `busy` and does not wait.
+            let leave = |mut st: Guard<'_, State>, why: &str| {
                 st.life.leave_unjoined();
                 drop(st);
-                debug!(
-                    thread = %name,
-                    "Removed from its group: the group's stop no longer waits for it"
-                );
+                debug!(thread = %name, "{why}");
                 self.finish_op(self.lock(), me);
-                return false;
+                false
+            };
+            if group && !st.life.is_linked() {
+                return leave(
+                    st,
+                    "Removed from its group: the group's stop no longer waits for it",
+                );
             }
             let Ok(waiting) = waits::for_thread(thread) else {
                 // That thread waits, through others, for this one: it cannot be waited for.
-                st.life.leave_unjoined();
-                drop(st);
-                debug!(
-                    thread = %name,
-                    "Not waiting for the thread to end: it waits, through others, for the thread stopping it; it ends on its own"
+                return leave(
+                    st,
+                    "Not waiting for the thread to end: it waits, through others, for the thread stopping it; it ends on its own",
                 );
-                self.finish_op(self.lock(), me);
-                return false;
             };
             let timed_out = match deadline {
                 Some(d) => st.wait_until(&self.changed, d).timed_out(),
