@@ -26,7 +26,19 @@ impl Runner {
         error: Option<LoopError>,
         from: Option<u64>,
     ) -> (bool, Option<(Signal, Arc<str>)>) {
-        let mut st = self.lock();
+        self.count_failure_in(self.lock(), error, from, || {})
+    }
+
+    /// [`count_failure`](Self::count_failure) under a lock its caller took: what the caller
+    /// marked under it (a stall) is never seen without this failure counted. `report` runs
+    /// once the lock is released, before the failure is logged.
+    fn count_failure_in(
+        &self,
+        mut st: Guard<'_, State>,
+        error: Option<LoopError>,
+        from: Option<u64>,
+        report: impl FnOnce(),
+    ) -> (bool, Option<(Signal, Arc<str>)>) {
         if let Some(e) = &error {
             st.books.last_error = Some(e.message().to_owned());
         }
@@ -49,6 +61,7 @@ impl Runner {
             }
         }
         drop(st);
+        report();
         let max = self.config.max_failures;
         if exceeded {
             error!(thread = %name, "Exceeded maximum number of failures ({n}/{max})");
@@ -209,14 +222,15 @@ impl Watched for Runner {
         }
         let name = st.books.display_name(&self.config);
         let cycles = st.books.cycles.load(Ordering::Relaxed);
+        // The stall and its failure under one lock: a status reading "stalled" has it counted.
         st.books.stalled = Some((gen, cycles));
-        drop(st);
-        warn!(thread = %name, ?timeout, "Cycle stalled: running longer than its cycle_timeout");
         let error = LoopError::new(format_args!(
             "cycle {cycles} ran longer than its cycle_timeout of {timeout:?}"
         ));
         // The watchdog runs no user code: a stop's callbacks are its caller's to run apart.
-        let (_, stop) = self.count_failure(Some(error), Some(gen));
+        let (_, stop) = self.count_failure_in(st, Some(error), Some(gen), || {
+            warn!(thread = %name, ?timeout, "Cycle stalled: running longer than its cycle_timeout");
+        });
         let (token, name) = stop?;
         let fired = token.go_deferred()?;
         info!(thread = %name, "Stopping");
