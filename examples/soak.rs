@@ -1,4 +1,4 @@
-//! The chaos soak of `tests/soak.rs`, as a program for long runs:
+//! The chaos soak of `tests/soak/`, as a program for long runs:
 //!
 //! ```text
 //! cargo run --release --example soak -- [SECS] [SEED]
@@ -9,7 +9,7 @@
 //! listed, if a guarantee was broken; on a deadlock its watchdog prints every loop's status
 //! and exits.
 
-#[path = "../tests/soak.rs"]
+#[path = "../tests/soak/main.rs"]
 mod soak;
 
 fn main() {
