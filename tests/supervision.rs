@@ -1,9 +1,9 @@
 //! Supervision that tells the truth (issue 23): the green light is on only when no reset is
 //! under way, the group has not given up, and every member that should run is running; a
-//! member whose `on_start` fails (`Err` or a panic) is retried with backoff and counted against
-//! the restart intensity (OTP's `hanging_restart_loop`), while one that declines (`false`, OTP's
-//! `ignore`) is deliberately not running and out of supervision; a nested group restarted by
-//! its parent starts with a fresh intensity; stale failures cause one reset, not one each.
+//! member whose `on_start` refuses (`false`, `Err` or a panic) is retried with backoff and
+//! counted against the restart intensity (OTP's `try_again_restart`, and `hanging_restart_loop`
+//! when it never starts); a nested group restarted by its parent starts with a fresh intensity;
+//! stale failures cause one reset, not one each.
 
 mod common;
 
@@ -115,33 +115,96 @@ fn a_member_whose_start_always_fails_makes_a_group_with_max_restarts_give_up() {
     assert!(c.stop());
 }
 
-/// Declines every start: deliberately not running (OTP's `ignore`).
-struct Declines;
+/// Declines (`on_start` returns `false`) as many starts as `refuse` says, counting them in
+/// `asked`; each `failure()` exceeds its budget.
+struct Declines {
+    refuse: Arc<AtomicU32>,
+    asked: Arc<AtomicU32>,
+}
 
-#[superloop(grace = "20s")]
+#[superloop(grace = "20s", max_failures = 0)]
 impl Declines {
     fn on_start(&mut self) -> bool {
-        false
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let refuse = &self.refuse;
+        refuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
     }
     fn cycle(&mut self, ctx: &Ctx) {
         ctx.sleep(Duration::from_secs(3600));
     }
 }
 
+fn declines(refuse: u32) -> (Declines, Arc<AtomicU32>, Arc<AtomicU32>) {
+    let (refuse, asked) = (
+        Arc::new(AtomicU32::new(refuse)),
+        Arc::new(AtomicU32::new(0)),
+    );
+    let value = Declines {
+        refuse: refuse.clone(),
+        asked: asked.clone(),
+    };
+    (value, refuse, asked)
+}
+
 #[test]
-fn a_member_that_declines_is_not_running_on_purpose_and_every_view_agrees() {
-    let c = LoopController::new().named("Ignoring");
+fn a_member_whose_on_start_returns_false_in_a_reset_is_retried_and_the_group_is_not_green() {
+    let c = LoopController::new()
+        .named("Declining")
+        .backoff(Duration::from_millis(1), Duration::from_millis(5));
     let steady = c.new_loop(Steady);
-    let declines = c.new_loop(Declines);
+    let (value, refuse, asked) = declines(0);
+    let decliner = c.new_loop(value);
     c.start();
     c.maintain_loops();
-    assert!(steady.is_alive() && !declines.is_alive());
-    // Not wanted running, so not one that should run: green, not stalled, stopped.
-    assert!(!declines.is_running());
     assert!(c.wait_green(BOUND), "{}", c.health());
-    assert!(c.is_green() && c.health().green);
+    assert!(steady.is_alive() && decliner.is_alive());
+
+    // From now on it declines; its failure resets the group, and the reset's start of it is
+    // declined, then each retry.
+    refuse.store(u32::MAX, Ordering::SeqCst);
+    assert!(decliner.failure());
+    eventually("on_start declined three times", || {
+        asked.load(Ordering::SeqCst) >= 4
+    });
+    assert_eq!(c.resets(), 1, "one reset: the retries are not resets");
+    assert!(steady.is_alive() && !decliner.is_alive());
+    // Every view agrees: wanted running, not running, so not green.
+    assert!(decliner.is_running(), "still wanted running");
+    assert!(
+        !c.is_green(),
+        "green with a member declining:\n{}",
+        c.health()
+    );
+    assert!(!c.wait_green(Duration::from_millis(50)));
+    assert!(!c.health().green);
+    assert_eq!(names(&c.stalled_loops()), vec!["Declines".to_owned()]);
+
+    // It accepts again: the next retry starts it, and the group goes green.
+    refuse.store(0, Ordering::SeqCst);
+    assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
+    assert!(decliner.is_alive());
     assert!(c.stalled_loops().is_empty(), "{}", c.health());
-    assert_eq!(declines.status().state, superloops::LoopState::Stopped);
+    assert!(c.stop());
+}
+
+#[test]
+fn a_member_that_always_declines_makes_a_group_with_max_restarts_give_up() {
+    let c = LoopController::new()
+        .named("Refusals")
+        .max_restarts(3, Duration::from_secs(3600))
+        .backoff(Duration::from_millis(1), Duration::from_millis(2));
+    let steady = c.new_loop(Steady);
+    let (value, _refuse, asked) = declines(u32::MAX);
+    let _decliner = c.new_loop(value);
+    c.start();
+    c.maintain_loops();
+    eventually("the group to give up", || c.health().failed);
+    // The first refusal, then one retry per restart allowed.
+    assert_eq!(asked.load(Ordering::SeqCst), 4, "{}", c.health());
+    assert!(!c.is_green() && !c.wait_green(Duration::ZERO));
+    eventually("every member stopped", || !steady.is_alive());
     assert!(c.stop());
 }
 

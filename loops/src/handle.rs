@@ -124,6 +124,10 @@ impl<T: SuperLoop> LoopHandle<T> {
     /// queued because the value is held by an abandoned thread or by its own thread that is
     /// stopping: then [`is_running`](Self::is_running) is true and the start happens as soon
     /// as the value comes back.
+    ///
+    /// A member of a group whose `on_start` declined stays wanted running: its supervisor
+    /// starts it again with the group's backoff, each retry counted against `max_restarts`
+    /// (OTP's `try_again_restart`), and the group is not green until it runs.
     pub fn start(&self) -> bool {
         self.inner().start()
     }

@@ -87,7 +87,7 @@ pub(crate) struct Lifecycle<K: Kinds> {
     /// Wanted running: started, and not asked to stop since (`is_running`).
     wanted: bool,
     /// Its group should keep it running: set by every start, cleared by a stop from outside
-    /// the loop's thread and by an `on_start` that declines.
+    /// the loop's thread.
     supervised: bool,
     /// It is a member of a group (a failed start is retried).
     linked: bool,
@@ -259,8 +259,9 @@ impl<K: Kinds> Lifecycle<K> {
         }
     }
 
-    /// A start failed: a supervised member stays wanted (its supervisor retries it); any
-    /// other loop is no longer wanted running. Returns whether to retry.
+    /// A start failed (`on_start` refused it, or its thread could not be spawned): a supervised
+    /// member stays wanted (its supervisor retries it); any other loop is no longer wanted
+    /// running. Returns whether to retry.
     fn fail_start(&mut self) -> bool {
         let retry = self.linked && self.supervised && self.wanted;
         if !retry {
@@ -282,14 +283,7 @@ impl<K: Kinds> Lifecycle<K> {
             },
             // Asked to stop (from inside on_start, or by a caller that could not wait).
             Outcome::Allowed => AfterStart::Undo(value),
-            Outcome::Declined => {
-                // OTP's `ignore`: deliberately not running; out of supervision, not retried.
-                self.wanted = false;
-                self.supervised = false;
-                self.value = Some(value);
-                AfterStart::NotStarted { retry: false }
-            }
-            Outcome::Failed => {
+            Outcome::Refused => {
                 self.value = Some(value);
                 let retry = self.fail_start();
                 AfterStart::NotStarted { retry }

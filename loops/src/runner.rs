@@ -338,8 +338,7 @@ impl Runner {
         let answer = catch("on_start", || value.on_start());
         let outcome = match &answer {
             Ok(Ok(true)) => Outcome::Allowed,
-            Ok(Ok(false)) => Outcome::Declined,
-            Ok(Err(_)) | Err(_) => Outcome::Failed,
+            Ok(Ok(false) | Err(_)) | Err(_) => Outcome::Refused,
         };
 
         let mut st = self.lock();

@@ -45,7 +45,8 @@ where
     fn cycle(&mut self, ctx: &Ctx) -> Result<(), LoopError>;
 
     /// Runs on the thread that calls `start`, before the loop's thread is spawned.
-    /// `Ok(true)`: start; `Ok(false)`: declined; `Err`: declined and logged.
+    /// `Ok(true)`: start; `Ok(false)`: declined; `Err`: declined and logged. A group's member
+    /// that declines is started again by its supervisor, with the group's backoff.
     fn on_start(&mut self) -> Result<bool, LoopError> {
         Ok(true)
     }

@@ -4,8 +4,7 @@
 //! the `Ended` events its thread sends), and the controller by its supervisor, green light,
 //! resets and events. Besides the operations of the controller and of the members' handles
 //! (`start`, `stop`, `hard_reset`, `failure`, and making its next `on_start` decline or fail:
-//! a failed start is retried by the supervisor and counted against `max_restarts`, a declined
-//! one leaves the member out of supervision), the driver blocks a member's cycle ignoring stop
+//! either is retried by the supervisor and counted against `max_restarts`), the driver blocks a member's cycle ignoring stop
 //! (so that a stop, a reset or a hard reset abandons it after its short grace) and releases the
 //! blocked threads; it stops the controller with `stop`, `stop_loops`, `stop_with_report` and
 //! `run_until` (a signal already on, or one that goes on 1 ms later), and ends each case with a

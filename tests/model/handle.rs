@@ -197,18 +197,13 @@ impl HandleModel {
                 }
                 true
             }
-            StartPlan::Decline => {
-                // OTP's `ignore`: deliberately not running, and out of its group's supervision.
-                self.wanted = false;
-                self.supervised = false;
-                false
-            }
-            StartPlan::Fail if self.linked => {
-                // Still wanted: its group's supervisor starts it again.
+            // Still wanted: its group's supervisor starts it again (OTP's
+            // `try_again_restart`), whether `on_start` declined or failed.
+            StartPlan::Decline | StartPlan::Fail if self.linked => {
                 self.start_failed += 1;
                 false
             }
-            StartPlan::Fail => {
+            StartPlan::Decline | StartPlan::Fail => {
                 self.wanted = false;
                 false
             }

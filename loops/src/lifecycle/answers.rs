@@ -121,9 +121,9 @@ pub(crate) struct Joined<K: Kinds> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Allowed,
-    Declined,
-    /// Returned `Err`, or panicked, or (for a factory) panicked.
-    Failed,
+    /// Returned `false` or `Err`, or panicked, or (for a factory) panicked: not started. A
+    /// supervised member is retried by its supervisor (OTP's `try_again_restart`).
+    Refused,
 }
 
 /// What follows `on_start`.

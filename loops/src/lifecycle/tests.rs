@@ -477,11 +477,11 @@ fn an_abandoned_thread_ending_while_the_factory_runs_leaves_one_value() {
 }
 
 #[test]
-fn a_failed_start_of_a_member_stays_wanted_for_its_retry_but_a_decline_does_not() {
+fn a_refused_start_of_a_member_stays_wanted_for_its_retry() {
     let mut member = build(At::Stopped);
     let v = begin_start(&mut member);
     assert_eq!(
-        member.on_start_done(Outcome::Failed, v),
+        member.on_start_done(Outcome::Refused, v),
         AfterStart::NotStarted { retry: true }
     );
     member.release(OTHER);
@@ -490,25 +490,23 @@ fn a_failed_start_of_a_member_stays_wanted_for_its_retry_but_a_decline_does_not(
         LoopState::Failed,
         "shown as failed, not stopped"
     );
+    // Refused again (`false`, `Err` or a panic alike: OTP's `try_again_restart`): still
+    // wanted, still supervised, retried again.
     assert_eq!(start(member.restart_failed(OTHER)), "begin(7)");
     assert_eq!(
-        member.on_start_done(Outcome::Declined, 7),
-        AfterStart::NotStarted { retry: false }
+        member.on_start_done(Outcome::Refused, 7),
+        AfterStart::NotStarted { retry: true }
     );
     member.release(OTHER);
-    assert_eq!(member.state(false), LoopState::Stopped);
-    assert!(!member.is_supervised(), "a decline is OTP's `ignore`");
-    assert_eq!(
-        start(member.restart_failed(OTHER)),
-        "already",
-        "not retried"
-    );
+    assert_eq!(member.state(false), LoopState::Failed);
+    assert!(member.is_supervised() && member.is_wanted());
+    assert_eq!(start(member.restart_failed(OTHER)), "begin(7)");
 
     // A loop of no group is simply not running after a failed start.
     let mut alone = Life::new(Some(7), false);
     let v = begin_start(&mut alone);
     assert_eq!(
-        alone.on_start_done(Outcome::Failed, v),
+        alone.on_start_done(Outcome::Refused, v),
         AfterStart::NotStarted { retry: false }
     );
     alone.release(OTHER);
