@@ -282,14 +282,16 @@ pub(crate) fn run_controller_case(
                 })?;
             }
             CtrlOp::Maintain => {
-                // A start that fails during maintain_loops sends its supervisor an event that,
-                // past max_restarts, gives the group up: a stop of the group, which the
-                // maintain under way heeds at its next member. Which later members it starts
-                // is then a race the model does not predict: the step is skipped.
+                // A start that fails (or is declined) during maintain_loops sends its supervisor
+                // an event that, past max_restarts, gives the group up: a stop of the group,
+                // which the maintain under way heeds at its next member. Which later members it
+                // starts is then a race the model does not predict: the step is skipped.
                 let racy = m.supervisor
                     && m.max_restarts.is_some_and(|max| m.reset_times >= max)
-                    && m.grouped()
-                        .any(|h| h.live.is_none() && h.start_plan == StartPlan::Fail);
+                    && m.grouped().any(|h| {
+                        h.live.is_none()
+                            && matches!(h.start_plan, StartPlan::Fail | StartPlan::Decline)
+                    });
                 if racy {
                     continue;
                 }
