@@ -501,3 +501,51 @@ fn a_loops_failure_window_follows_its_controllers_test_clock() {
     clock.advance(Duration::from_secs(30));
     assert!(w.failure(), "2 within 60 s of the test clock: exceeded");
 }
+
+/// Its first cycle runs past its `cycle_timeout` until released; then each cycle sleeps
+/// 50 ms, well within it.
+struct Slow {
+    release: Receiver<()>,
+    released: bool,
+}
+
+#[superloop(grace = "20s", max_failures = 1000, cycle_timeout = "1s")]
+impl Slow {
+    fn cycle(&mut self, ctx: &Ctx) {
+        if !self.released {
+            let _ = self.release.recv();
+            self.released = true;
+            return;
+        }
+        ctx.sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_member_stalled_past_its_cycle_timeout_keeps_the_light_off_until_its_cycle_returns() {
+    let c = LoopController::new().named("Watched");
+    let steady = c.new_loop(Steady);
+    let (release, rx) = unbounded();
+    let slow = c.new_loop(Slow {
+        release: rx,
+        released: false,
+    });
+    c.start();
+    c.maintain_loops();
+    eventually("the watchdog to report the stall", || {
+        slow.status().state == superloops::LoopState::Stalled
+    });
+    // Every view agrees: not green, and the slow member is the stalled one.
+    assert!(steady.is_alive() && slow.is_alive());
+    assert!(!c.is_green() && !c.wait_green(Duration::from_millis(20)));
+    let health = c.health();
+    assert!(!health.green && health.stalled, "{health}");
+    assert!(health.to_string().contains("[stalled]"), "{health}");
+    assert_eq!(names(&c.stalled_loops()), vec!["Slow".to_owned()]);
+
+    // Its cycle returns: the next ones are on time, and the light comes on by itself.
+    release.send(()).unwrap();
+    assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
+    assert!(c.stalled_loops().is_empty() && !c.health().stalled);
+    assert!(c.stop());
+}

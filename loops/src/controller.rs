@@ -412,18 +412,21 @@ impl LoopController {
 
     /// Whether the green light is on: no reset under way, no member waiting for its restart
     /// (backing off, or to be started again after its start failed), not given up, no panic
-    /// of the supervisor, and every event the members sent handled (one not handled yet may
-    /// be a member that should run and does not). The same light as
-    /// [`wait_green`](Self::wait_green) and [`health`](Self::health)`().green`.
+    /// of the supervisor, every event the members sent handled (one not handled yet may be a
+    /// member that should run and does not), and no member stalled: every member that should
+    /// run has a live thread (not a start queued behind an abandoned thread), none is left
+    /// with an abandoned thread, none runs a cycle past its `cycle_timeout`. The same light as
+    /// [`wait_green`](Self::wait_green) and [`health`](Self::health)`().green`; it is on only
+    /// when [`stalled_loops`](Self::stalled_loops) is empty.
     pub fn is_green(&self) -> bool {
-        let ctrl = self.ctrl();
-        let st = ctrl.lock_state();
-        ctrl.settled(&st)
+        self.ctrl().is_green()
     }
 
     /// Waits until the green light is on (a reset under way has finished, no member waits
-    /// for its restart) and every member event sent so far has been handled, or `timeout`
-    /// passes; true if the group settled. `Duration::MAX` waits as long as it takes.
+    /// for its restart, none is stalled) and every member event sent so far has been
+    /// handled, or `timeout` passes; true if the group settled. `Duration::MAX` waits as long
+    /// as it takes. While a member is stalled (its recovery tells the group nothing), it
+    /// looks again every 5 ms.
     ///
     /// Called from a hook that the supervisor runs (`on_reset`, or a member's `on_start`
     /// during a reset), it cannot wait for the supervisor it blocks: it answers at once.

@@ -36,6 +36,9 @@ use crate::sync::{Condvar, Guard, Lock};
 use crate::clock::Clock;
 use crate::event::{Link, Mailbox};
 use crate::health::{GroupHealth, StopReport};
+
+/// How often [`Ctrl::wait_green`] looks again at a settled group's stalled members.
+const STALLED_LOOK_AGAIN: Duration = Duration::from_millis(5);
 use crate::member::Member;
 use crate::policy::{Facts, Policy, Supervision};
 use crate::runner::ticket;
@@ -500,14 +503,31 @@ impl Ctrl {
         report
     }
 
-    /// Settled: green, and every member event sent so far handled. What the public green
-    /// light is (`is_green`, `wait_green`, `health().green`): an event not yet handled may be a
-    /// member that should run and does not.
+    /// Settled: green, and every member event sent so far handled. With
+    /// [`members_steady`](Self::members_steady), what the public green light is
+    /// (`is_green`, `wait_green`, `health().green`): an event not yet handled may be a member
+    /// that should run and does not.
     pub(crate) fn settled(&self, st: &CtrlState) -> bool {
         st.green() && self.mailbox.pending() == 0
     }
 
-    /// Waits until [`settled`](Self::settled) or `deadline` (`None`: no deadline).
+    /// No member is stalled (what `stalled_loops` lists): every member that should run has a
+    /// live thread, none is left with an abandoned thread, and none runs a cycle past its
+    /// `cycle_timeout`. A member's restart the supervisor decided may still wait for its
+    /// value (queued behind an abandoned thread): not running, so not green. Read without
+    /// the state lock: each lock of a controller is taken alone.
+    pub(crate) fn members_steady(&self) -> bool {
+        !self.members().iter().any(|e| e.member.is_stalled())
+    }
+
+    /// The green light: [`settled`](Self::settled), and then
+    /// [`members_steady`](Self::members_steady).
+    pub(crate) fn is_green(&self) -> bool {
+        let settled = self.settled(&self.state.lock());
+        settled && self.members_steady()
+    }
+
+    /// Waits until [`is_green`](Self::is_green) or `deadline` (`None`: no deadline).
     pub(crate) fn wait_green(&self, deadline: Option<Instant>) -> bool {
         let mut st = self.state.lock();
         // A hook the supervisor runs (or something it waits for) would wait for itself: the
@@ -518,12 +538,13 @@ impl Ctrl {
                 Err(_) => {
                     let settled = self.settled(&st);
                     drop(st);
+                    let green = settled && self.members_steady();
                     debug!(
                         group = %self.name(),
-                        settled,
+                        green,
                         "wait_green answers at once: the supervisor waits, through others, for this thread"
                     );
-                    return settled;
+                    return green;
                 }
             },
             None => None,
@@ -532,23 +553,37 @@ impl Ctrl {
         // change without this lock, so a second reading may differ from the one that ended
         // the wait (a failure sent just after the group settled). Read twice, a group seen
         // settled could answer `false` at once.
-        let mut settled = self.settled(&st);
-        while !settled {
-            let timed_out = match deadline {
-                Some(d) => st.wait_until(&self.changed, d).timed_out(),
-                None => {
-                    st.wait(&self.changed);
-                    false
+        let green = loop {
+            let settled = self.settled(&st);
+            if settled {
+                drop(st);
+                let steady = self.members_steady();
+                if steady {
+                    break true;
                 }
-            };
-            settled = self.settled(&st);
-            if timed_out {
-                break;
+                st = self.state.lock();
             }
-        }
-        drop(st);
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                drop(st);
+                break false;
+            }
+            // Settled, but a member is stalled: its recovery (an abandoned thread that ends,
+            // a stuck cycle that returns) tells this controller nothing, so look again every
+            // few milliseconds while it lasts. A healthy group is never polled.
+            let until = if settled {
+                let again = now + STALLED_LOOK_AGAIN;
+                Some(deadline.map_or(again, |d| d.min(again)))
+            } else {
+                deadline
+            };
+            match until {
+                Some(u) => drop(st.wait_until(&self.changed, u)),
+                None => st.wait(&self.changed),
+            }
+        };
         drop(waiting);
-        settled
+        green
     }
 
     pub(crate) fn health(&self) -> GroupHealth {
@@ -556,7 +591,7 @@ impl Ctrl {
         let now = self.settings.lock().clock.now();
         let members = self.members();
         let st = self.state.lock();
-        let green = self.settled(&st);
+        let settled = self.settled(&st);
         let failed = st.supervision.gave_up();
         let restoring = st.supervision.restoring();
         let (resets, backoff) = (st.resets, st.supervision.reset_backoff());
@@ -580,19 +615,22 @@ impl Ctrl {
             .min();
         let last_decision = st.last_decision.clone();
         drop(st);
+        let table = members.iter().map(|e| e.member.health()).collect();
+        let stalled = settled && members.iter().any(|e| e.member.is_stalled());
         GroupHealth {
             name: self.name().to_string(),
             supervisor,
-            green,
+            green: settled && !stalled,
             failed,
             restoring,
+            stalled,
             retrying,
             next_restart_in,
             last_decision,
             fault,
             resets,
             backoff,
-            members: members.iter().map(|e| e.member.health()).collect(),
+            members: table,
         }
     }
 

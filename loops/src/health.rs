@@ -98,14 +98,20 @@ pub struct GroupHealth {
     pub name: String,
     /// The supervisor thread's name, if it is running.
     pub supervisor: Option<String>,
-    /// The green light: no reset under way, no member waiting for its restart, and not given
-    /// up.
+    /// The green light: no reset under way, no member waiting for its restart, not given up,
+    /// and no member stalled (none listed by
+    /// [`stalled_loops`](crate::LoopController::stalled_loops)).
     pub green: bool,
     /// Gave up after too many restarts.
     pub failed: bool,
     /// A member waits for its restart: backing off after its thread ended, or to be started
     /// again after its start failed. The green light is off meanwhile.
     pub restoring: bool,
+    /// All else is settled, but a member is stalled: a member that should run has no live
+    /// thread (its start waits for the value an abandoned thread still holds), or it is left
+    /// with an abandoned thread, or its cycle runs past its `cycle_timeout`. The green light
+    /// is off meanwhile; `Display` shows the group as `stalled`.
+    pub stalled: bool,
     /// The members waiting for their restart, by index into [`members`](Self::members),
     /// each with how long until it is due (`None`: never, a backoff past the end of time).
     /// `Display` shows such a member as `retrying`.
@@ -173,7 +179,7 @@ impl GroupHealth {
         Ok(())
     }
 
-    /// `faulted`, `failed`, `green`, `restoring` or `resetting`.
+    /// `faulted`, `failed`, `green`, `restoring`, `stalled` or `resetting`.
     fn state(&self) -> &'static str {
         if self.fault.is_some() {
             "faulted"
@@ -183,6 +189,8 @@ impl GroupHealth {
             "green"
         } else if self.restoring {
             "restoring"
+        } else if self.stalled {
+            "stalled"
         } else {
             "resetting"
         }

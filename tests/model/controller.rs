@@ -143,19 +143,20 @@ impl ControllerModel {
             LoopState::Stopped => h.supervised,
             _ => false,
         };
+        let stalled = self.grouped().filter(|h| stalled(h)).count();
         ControllerObs {
             supervisor: self
                 .supervisor
                 .then(|| format!("{CTL}_{}", self.supervisors - 1)),
             // An event not handled yet (no supervisor runs) keeps the light off: it may be a
-            // member that should run and does not.
-            green: self.green && self.pending.is_empty(),
+            // member that should run and does not. So does a stalled member.
+            green: self.green && self.pending.is_empty() && stalled == 0,
             failed: self.failed,
             resets: self.resets,
             on_reset: self.on_reset,
             has_alive: self.grouped().any(|h| h.live.is_some()),
             alive: self.grouped().filter(|h| h.live.is_some()).count(),
-            stalled: self.grouped().filter(|h| stalled(h)).count(),
+            stalled,
             members: self
                 .members
                 .iter()

@@ -429,7 +429,9 @@ pub(crate) fn run_controller_case(
         }
         m.process();
         let expected = m.expected();
-        if m.supervisor && !m.failed {
+        // Green unless a member is stalled (blocked, abandoned, or its start queued behind an
+        // abandoned thread): then the observations below wait for the light to stay off.
+        if m.supervisor && !m.failed && expected.green {
             let waited = Instant::now();
             let green = c.wait_green(BOUND);
             prop_assert!(
