@@ -15,26 +15,6 @@ probe!(Fragile, grace = "20s", max_failures = 0);
 probe!(Loner, grace = "20s", reset_globally = false);
 probe!(Stuck, grace = "50ms");
 
-fn member(c: &LoopController) -> (LoopHandle<Member>, Log) {
-    let probe = Probe::new(CycleMode::SleepUntilStop);
-    let log = probe.log.clone();
-    (c.new_loop(Member(probe)), log)
-}
-
-fn fragile(c: &LoopController) -> (LoopHandle<Fragile>, Log) {
-    let probe = Probe::new(CycleMode::SleepUntilStop);
-    let log = probe.log.clone();
-    (c.new_loop(Fragile(probe)), log)
-}
-
-fn green(c: &LoopController) {
-    assert!(
-        c.wait_green(BOUND),
-        "the group never went green:\n{}",
-        c.health()
-    );
-}
-
 /// All of a log's `on_stop`s of generation 0 came before any `on_thread_start` of generation 1.
 fn stopped_before_restart(logs: &[&Log]) {
     for log in logs {
@@ -57,8 +37,8 @@ fn stopped_before_restart(logs: &[&Log]) {
 fn reset_with_n_members(n: usize) {
     let (reset_tx, resets) = unbounded();
     let c = LoopController::new().on_reset(move || reset_tx.send(()).unwrap());
-    let (trigger, trigger_log) = fragile(&c);
-    let others: Vec<_> = (1..n).map(|_| member(&c)).collect();
+    let (trigger, trigger_log) = sleeping_member(&c, Fragile);
+    let others: Vec<_> = (1..n).map(|_| sleeping_member(&c, Member)).collect();
     assert!(c.start());
     c.maintain_loops();
     trigger_log.wait_for("cycle", 1);
@@ -123,7 +103,7 @@ fn supervisor_thread_is_named_and_stops() {
 #[test]
 fn a_member_stuck_past_grace_during_a_reset_is_abandoned_and_restarted_later() {
     let c = LoopController::new();
-    let (trigger, trigger_log) = fragile(&c);
+    let (trigger, trigger_log) = sleeping_member(&c, Fragile);
     let (release, stuck_rx) = unbounded();
     let probe = Probe::new(CycleMode::StuckOnce(stuck_rx));
     let stuck_log = probe.log.clone();
@@ -172,9 +152,9 @@ fn a_member_stuck_past_grace_during_a_reset_is_abandoned_and_restarted_later() {
 /// Three members; the middle one exceeds its budget. Returns which restarted.
 fn restarted_under(strategy: Strategy) -> [bool; 3] {
     let c = LoopController::new().strategy(strategy);
-    let (_a, a_log) = member(&c);
-    let (b, b_log) = fragile(&c);
-    let (_c2, c_log) = member(&c);
+    let (_a, a_log) = sleeping_member(&c, Member);
+    let (b, b_log) = sleeping_member(&c, Fragile);
+    let (_c2, c_log) = sleeping_member(&c, Member);
     c.start();
     c.maintain_loops();
     for log in [&a_log, &b_log, &c_log] {
@@ -200,7 +180,7 @@ fn reset_globally_false_members_are_left_alone_but_trigger_resets() {
     let probe = Probe::new(CycleMode::SleepUntilStop);
     let loner_log = probe.log.clone();
     let loner = c.new_loop(Loner(probe));
-    let (_m, m_log) = member(&c);
+    let (_m, m_log) = sleeping_member(&c, Member);
     c.start();
     c.maintain_loops();
     loner_log.wait_for("cycle", 1);
@@ -221,8 +201,8 @@ fn past_max_restarts_the_group_gives_up_and_stops_everything() {
     let c = LoopController::new()
         .max_restarts(2, Duration::from_secs(3600))
         .backoff(Duration::from_millis(1), Duration::from_millis(2));
-    let (trigger, trigger_log) = fragile(&c);
-    let (other, other_log) = member(&c);
+    let (trigger, trigger_log) = sleeping_member(&c, Fragile);
+    let (other, other_log) = sleeping_member(&c, Member);
     c.start();
     c.maintain_loops();
     for round in 1..=2 {
@@ -251,7 +231,7 @@ fn past_max_restarts_the_group_gives_up_and_stops_everything() {
 fn backoff_delays_resets_that_follow_each_other() {
     // Cap of one hour: every reset here follows the previous one, so the delay doubles.
     let c = LoopController::new().backoff(Duration::from_millis(2), Duration::from_secs(3600));
-    let (trigger, log) = fragile(&c);
+    let (trigger, log) = sleeping_member(&c, Fragile);
     c.start();
     c.maintain_loops();
     let mut delays = Vec::new();
@@ -271,7 +251,7 @@ fn backoff_delays_resets_that_follow_each_other() {
 fn a_reset_waits_out_its_backoff_with_the_members_stopped() {
     let delay = Duration::from_millis(300);
     let c = LoopController::new().backoff(delay, Duration::from_secs(3600));
-    let (trigger, log) = fragile(&c);
+    let (trigger, log) = sleeping_member(&c, Fragile);
     c.start();
     c.maintain_loops();
     log.wait_for("cycle", 1);
@@ -398,7 +378,7 @@ fn a_reset_asks_every_member_to_stop_before_waiting_for_any() {
         })
         .collect();
     drop(release_rx);
-    let (trigger, log) = fragile(&c);
+    let (trigger, log) = sleeping_member(&c, Fragile);
     c.start();
     c.maintain_loops();
     log.wait_for("cycle", 1);
@@ -429,7 +409,7 @@ fn a_reset_asks_every_member_to_stop_before_waiting_for_any() {
 #[test]
 fn a_panic_in_on_reset_is_logged_and_members_restart_anyway() {
     let c = LoopController::new().on_reset(|| panic!("on_reset exploded"));
-    let (trigger, log) = fragile(&c);
+    let (trigger, log) = sleeping_member(&c, Fragile);
     c.start();
     c.maintain_loops();
     log.wait_for("cycle", 1);
@@ -443,8 +423,8 @@ fn a_panic_in_on_reset_is_logged_and_members_restart_anyway() {
 #[test]
 fn health_display_is_a_table() {
     let c = LoopController::new().named("Pipeline");
-    let (_a, a_log) = member(&c);
-    let (_b, b_log) = fragile(&c);
+    let (_a, a_log) = sleeping_member(&c, Member);
+    let (_b, b_log) = sleeping_member(&c, Fragile);
     c.start();
     c.maintain_loops();
     a_log.wait_for("cycle", 1);
@@ -467,7 +447,7 @@ fn health_display_is_a_table() {
 #[test]
 fn dropping_the_controller_stops_everything() {
     let c = LoopController::new();
-    let (h, log) = member(&c);
+    let (h, log) = sleeping_member(&c, Member);
     c.start();
     c.maintain_loops();
     log.wait_for("cycle", 1);

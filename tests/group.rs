@@ -83,14 +83,6 @@ fn wait_each(log: &Log, hook: &str, tags: &[&str], n: usize) {
     });
 }
 
-fn green(c: &LoopController) {
-    assert!(
-        c.wait_green(BOUND),
-        "the group never went green:\n{}",
-        c.health()
-    );
-}
-
 loop_group! {
     /// Three members of one type, named.
     Trio<first: Step, second: Step, third: Step>

@@ -15,26 +15,6 @@ probe!(Member, grace = "20s");
 probe!(Fragile, grace = "20s", max_failures = 0);
 probe!(Budget10, grace = "20s", max_failures = 10);
 
-fn member(c: &LoopController) -> (LoopHandle<Member>, Log) {
-    let probe = Probe::new(CycleMode::SleepUntilStop);
-    let log = probe.log.clone();
-    (c.new_loop(Member(probe)), log)
-}
-
-fn fragile(c: &LoopController) -> (LoopHandle<Fragile>, Log) {
-    let probe = Probe::new(CycleMode::SleepUntilStop);
-    let log = probe.log.clone();
-    (c.new_loop(Fragile(probe)), log)
-}
-
-fn green(c: &LoopController) {
-    assert!(
-        c.wait_green(BOUND),
-        "the group never went green:\n{}",
-        c.health()
-    );
-}
-
 #[test]
 fn concurrent_failures_cause_exactly_the_resets_the_budget_implies() {
     let c = LoopController::new().backoff(Duration::from_millis(1), Duration::from_millis(1));
@@ -155,7 +135,7 @@ fn ctx_stop_is_restarted_but_an_outside_stop_takes_the_member_out_of_supervision
 #[test]
 fn guarantee_6_failure_counts_are_zero_after_a_reset() {
     let c = LoopController::new();
-    let (trigger, trigger_log) = fragile(&c);
+    let (trigger, trigger_log) = sleeping_member(&c, Fragile);
     let probe = Probe::new(CycleMode::SleepUntilStop);
     let log = probe.log.clone();
     let bystander = c.new_loop(Budget10(probe));
@@ -202,7 +182,7 @@ fn guarantee_7_stop_during_a_reset_leaves_nothing_running() {
         }
     }
     let c = LoopController::new();
-    let (trigger, trigger_log) = fragile(&c);
+    let (trigger, trigger_log) = sleeping_member(&c, Fragile);
     let (gate_tx, gate) = unbounded();
     let (entered, in_on_start) = unbounded();
     let log = Log::default();
@@ -211,7 +191,7 @@ fn guarantee_7_stop_during_a_reset_leaves_nothing_running() {
         entered,
         log: log.clone(),
     });
-    let (third, third_log) = member(&c);
+    let (third, third_log) = sleeping_member(&c, Member);
     c.start();
     c.maintain_loops();
     trigger_log.wait_for("cycle", 1);
@@ -233,7 +213,7 @@ fn guarantee_7_stop_during_a_reset_leaves_nothing_running() {
 #[test]
 fn guarantee_8_an_idle_supervisor_never_wakes() {
     let c = LoopController::new().named("IdleSup");
-    let members: Vec<_> = (0..8).map(|_| member(&c)).collect();
+    let members: Vec<_> = (0..8).map(|_| sleeping_member(&c, Member)).collect();
     c.start();
     c.maintain_loops();
     for (_, log) in &members {
@@ -316,7 +296,7 @@ fn stalled_loops_lists_members_that_should_run_but_do_not() {
     let probe = Probe::new(CycleMode::Panic).panic_in("cycle");
     let log = probe.log.clone();
     let _h = c.new_loop(Member(probe));
-    let (_ok, ok_log) = member(&c);
+    let (_ok, ok_log) = sleeping_member(&c, Member);
     c.maintain_loops();
     log.wait_for("on_stop", 1);
     ok_log.wait_for("cycle", 1);
@@ -365,7 +345,7 @@ fn a_hook_run_by_a_group_operation_can_call_the_controller_without_deadlock() {
         controller: cell.clone(),
         log: log.clone(),
     });
-    let (trigger, trigger_log) = fragile(&c);
+    let (trigger, trigger_log) = sleeping_member(&c, Fragile);
     c.start();
     c.maintain_loops();
     trigger_log.wait_for("cycle", 1);
@@ -391,7 +371,7 @@ fn a_start_racing_a_stop_never_hangs_the_stop() {
         in_reset.send(()).unwrap();
         let _ = gate.recv();
     });
-    let (trigger, trigger_log) = fragile(&c);
+    let (trigger, trigger_log) = sleeping_member(&c, Fragile);
     c.start();
     c.maintain_loops();
     trigger_log.wait_for("cycle", 1);

@@ -13,34 +13,14 @@ use superloops::prelude::*;
 probe!(Member, grace = "20s");
 probe!(Fragile, grace = "20s", max_failures = 0);
 
-fn member(c: &LoopController) -> (LoopHandle<Member>, Log) {
-    let probe = Probe::new(CycleMode::SleepUntilStop);
-    let log = probe.log.clone();
-    (c.new_loop(Member(probe)), log)
-}
-
-fn fragile(c: &LoopController) -> (LoopHandle<Fragile>, Log) {
-    let probe = Probe::new(CycleMode::SleepUntilStop);
-    let log = probe.log.clone();
-    (c.new_loop(Fragile(probe)), log)
-}
-
-fn green(c: &LoopController) {
-    assert!(
-        c.wait_green(BOUND),
-        "the group never went green:\n{}",
-        c.health()
-    );
-}
-
 #[test]
 fn nested_controllers_restart_and_stop_in_order() {
     let outer = LoopController::new().named("Outer");
-    let (_first, first_log) = member(&outer);
+    let (_first, first_log) = sleeping_member(&outer, Member);
     let inner = LoopController::new().named("Inner");
-    let (leaf, leaf_log) = fragile(&inner);
+    let (leaf, leaf_log) = sleeping_member(&inner, Fragile);
     outer.add(&inner);
-    let (_last, last_log) = member(&outer);
+    let (_last, last_log) = sleeping_member(&outer, Member);
     outer.start();
     outer.maintain_loops();
     for log in [&first_log, &leaf_log, &last_log] {
@@ -73,12 +53,12 @@ fn a_parents_reset_restarts_a_nested_group_in_declaration_order() {
     // Outer [a, Inner [b, c], d]: d exceeds its budget; the reset stops d, c, b, a (reverse)
     // and starts a, b, c, d again (declaration order).
     let outer = LoopController::new().named("Outer");
-    let (_a, a) = member(&outer);
+    let (_a, a) = sleeping_member(&outer, Member);
     let inner = LoopController::new().named("Inner");
-    let (_b, b) = member(&inner);
-    let (_c, c) = member(&inner);
+    let (_b, b) = sleeping_member(&inner, Member);
+    let (_c, c) = sleeping_member(&inner, Member);
     outer.add(&inner);
-    let (d_handle, d) = fragile(&outer);
+    let (d_handle, d) = sleeping_member(&outer, Fragile);
     outer.start();
     outer.maintain_loops();
     let logs = [&a, &b, &c, &d];
@@ -112,11 +92,11 @@ fn a_parents_reset_restarts_a_nested_group_in_declaration_order() {
 #[test]
 fn a_nested_group_that_gives_up_is_restarted_by_its_parent() {
     let outer = LoopController::new().named("Outer");
-    let (_sibling, sibling_log) = member(&outer);
+    let (_sibling, sibling_log) = sleeping_member(&outer, Member);
     let inner = LoopController::new()
         .named("Inner")
         .max_restarts(0, Duration::from_secs(3600));
-    let (leaf, leaf_log) = fragile(&inner);
+    let (leaf, leaf_log) = sleeping_member(&inner, Fragile);
     outer.add(&inner);
     outer.start();
     outer.maintain_loops();
@@ -145,9 +125,9 @@ fn a_nested_group_stopped_from_outside_during_a_reset_is_not_restarted_by_it() {
         in_reset.send(()).unwrap();
         let _ = gate.recv();
     });
-    let (trigger, trigger_log) = fragile(&outer);
+    let (trigger, trigger_log) = sleeping_member(&outer, Fragile);
     let inner = LoopController::new().named("Inner");
-    let (leaf, leaf_log) = member(&inner);
+    let (leaf, leaf_log) = sleeping_member(&inner, Member);
     outer.add(&inner);
     outer.start();
     outer.maintain_loops();

@@ -67,10 +67,6 @@ fn nth(n: usize, gate: &Gate) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
-fn green(c: &LoopController) {
-    assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
-}
-
 /// Starts the supervisor and every member, and waits until the group is green.
 fn run(c: &LoopController) {
     assert!(c.start());

@@ -19,10 +19,6 @@ hooked!(Plain, grace = "20s");
 hooked!(Lone, grace = "20s", reset_globally = false);
 hooked!(Trigger, grace = "20s", max_failures = 0);
 
-fn green(c: &LoopController) {
-    assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
-}
-
 fn pair() -> (Sender<()>, Receiver<()>) {
     bounded(1)
 }

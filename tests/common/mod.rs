@@ -430,6 +430,26 @@ pub fn within_bound<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send 
     }
 }
 
+/// Fails unless the group goes green within [`BOUND`], showing its health.
+pub fn green(c: &LoopController) {
+    assert!(
+        c.wait_green(BOUND),
+        "the group never went green:\n{}",
+        c.health()
+    );
+}
+
+/// A member of `c` made by `wrap` from a probe whose cycles sleep until stopped, and the
+/// probe's log.
+pub fn sleeping_member<T: SuperLoop>(
+    c: &LoopController,
+    wrap: impl FnOnce(Probe) -> T,
+) -> (LoopHandle<T>, Log) {
+    let probe = Probe::new(CycleMode::SleepUntilStop);
+    let log = probe.log.clone();
+    (c.new_loop(wrap(probe)), log)
+}
+
 /// Fails if the runtime ever ran code it does not own (a `tracing` event, a hook, a callback,
 /// the drop of a user value) while holding one of its locks, anywhere in this test binary so
 /// far (the runtime records it in debug builds).
