@@ -8,11 +8,11 @@
 mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use common::*;
-use superloops::channel::{unbounded, Receiver};
+use superloops::channel::{unbounded, Receiver, Sender};
 use superloops::prelude::*;
 use superloops::testing::ManualClock;
 use superloops::MemberHealth;
@@ -547,5 +547,64 @@ fn a_member_stalled_past_its_cycle_timeout_keeps_the_light_off_until_its_cycle_r
     release.send(()).unwrap();
     assert!(c.wait_green(BOUND), "never green:\n{}", c.health());
     assert!(c.stalled_loops().is_empty() && !c.health().stalled);
+    assert!(c.stop());
+}
+
+/// With a `cycle_timeout`, its first cycle waits for its own group's green light and tells the
+/// answer on `told`; then each cycle sleeps 10 ms.
+struct Waiter {
+    group: Arc<OnceLock<LoopController>>,
+    told: Sender<bool>,
+    waited: bool,
+}
+
+#[superloop(grace = "20s", max_failures = 1000, cycle_timeout = "50ms")]
+impl Waiter {
+    fn cycle(&mut self, ctx: &Ctx) {
+        if !std::mem::replace(&mut self.waited, true) {
+            let green = self
+                .group
+                .get()
+                .expect("set before start")
+                .wait_green(BOUND);
+            let _ = self.told.send(green);
+            return;
+        }
+        ctx.sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_members_own_wait_for_green_does_not_wait_for_its_own_stall() {
+    let c = LoopController::new()
+        .named("SelfWait")
+        .backoff(Duration::from_millis(1), Duration::from_millis(5));
+    let group = Arc::new(OnceLock::new());
+    let (told, answers) = unbounded();
+    let waiter = c.new_loop(Waiter {
+        group: group.clone(),
+        told,
+        waited: false,
+    });
+    let (value, allow, _asked) = picky();
+    let _refuser = c.new_loop(value);
+    let _ = group.set(c.clone());
+    c.start();
+    c.maintain_loops();
+    // The waiter's first cycle waits for green past its cycle_timeout: stalled, by its wait.
+    eventually("the waiter's wait to stall its cycle", || {
+        waiter.status().state == superloops::LoopState::Stalled
+    });
+    assert!(!c.is_green(), "{}", c.health());
+    // The refuser starts: for everyone else the waiter is still stalled, but its own wait
+    // does not wait for itself.
+    allow.send(()).unwrap();
+    let green = answers.recv_timeout(BOUND).expect("the wait returned");
+    assert!(
+        green,
+        "its own wait never saw its group green:\n{}",
+        c.health()
+    );
+    assert!(c.wait_green(BOUND), "{}", c.health());
     assert!(c.stop());
 }

@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, ManualClock};
@@ -426,7 +427,9 @@ impl LoopController {
     /// for its restart, none is stalled) and every member event sent so far has been
     /// handled, or `timeout` passes; true if the group settled. `Duration::MAX` waits as long
     /// as it takes. While a member is stalled (its recovery tells the group nothing), it
-    /// looks again every 5 ms.
+    /// looks again every 5 ms. Called from a member's own thread (its `cycle`, say), that
+    /// member does not count as stalled for this wait: its cycle may run past its
+    /// `cycle_timeout` because it waits here, and a wait must not wait for itself.
     ///
     /// Called from a hook that the supervisor runs (`on_reset`, or a member's `on_start`
     /// during a reset), it cannot wait for the supervisor it blocks: it answers at once.
@@ -508,6 +511,9 @@ impl Member for Owner {
     }
     fn is_stalled(&self) -> bool {
         self.ctrl.is_stalled()
+    }
+    fn is_stalled_but_for(&self, me: ThreadId) -> bool {
+        self.ctrl.is_stalled_but_for(me)
     }
     fn reset_restarting(&self) {
         self.ctrl.reset_restarting();
@@ -626,6 +632,11 @@ impl Member for Ctrl {
     fn is_stalled(&self) -> bool {
         let failed = self.lock_state().supervision.gave_up();
         failed || self.members().iter().any(|e| e.member.is_stalled())
+    }
+
+    fn is_stalled_but_for(&self, me: ThreadId) -> bool {
+        let failed = self.lock_state().supervision.gave_up();
+        failed || !self.members_steady_but_for(me)
     }
 
     fn reset_restarting(&self) {

@@ -28,7 +28,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::sync::{Condvar, Guard, Lock};
@@ -520,6 +520,16 @@ impl Ctrl {
         !self.members().iter().any(|e| e.member.is_stalled())
     }
 
+    /// [`members_steady`](Self::members_steady) for a wait on thread `me`: a loop that `me`
+    /// is a thread of (its cycle past its `cycle_timeout` because it waits, say) does not
+    /// keep the light off for its own wait.
+    pub(crate) fn members_steady_but_for(&self, me: ThreadId) -> bool {
+        !self
+            .members()
+            .iter()
+            .any(|e| e.member.is_stalled_but_for(me))
+    }
+
     /// The green light: [`settled`](Self::settled), and then
     /// [`members_steady`](Self::members_steady).
     pub(crate) fn is_green(&self) -> bool {
@@ -527,8 +537,11 @@ impl Ctrl {
         settled && self.members_steady()
     }
 
-    /// Waits until [`is_green`](Self::is_green) or `deadline` (`None`: no deadline).
+    /// Waits until [`is_green`](Self::is_green) or `deadline` (`None`: no deadline); a loop
+    /// whose thread this is does not count as stalled (see
+    /// [`members_steady_but_for`](Self::members_steady_but_for)).
     pub(crate) fn wait_green(&self, deadline: Option<Instant>) -> bool {
+        let me = std::thread::current().id();
         let mut st = self.state.lock();
         // A hook the supervisor runs (or something it waits for) would wait for itself: the
         // group cannot settle while it blocks it.
@@ -538,7 +551,7 @@ impl Ctrl {
                 Err(_) => {
                     let settled = self.settled(&st);
                     drop(st);
-                    let green = settled && self.members_steady();
+                    let green = settled && self.members_steady_but_for(me);
                     debug!(
                         group = %self.name(),
                         green,
@@ -557,7 +570,7 @@ impl Ctrl {
             let settled = self.settled(&st);
             if settled {
                 drop(st);
-                let steady = self.members_steady();
+                let steady = self.members_steady_but_for(me);
                 if steady {
                     break true;
                 }

@@ -3,6 +3,7 @@
 //! [`Supervise`], the public trait of what can be added to a controller.
 
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::Instant;
 
 use crate::event::Link;
@@ -55,6 +56,9 @@ pub(crate) trait Member: Send + Sync {
     }
     fn is_alive(&self) -> bool;
     fn is_stalled(&self) -> bool;
+    /// [`is_stalled`](Self::is_stalled), leaving out a loop that `me` is a thread of: a
+    /// loop's own thread waiting for its group does not wait for itself.
+    fn is_stalled_but_for(&self, me: ThreadId) -> bool;
     /// A reset is about to restart it: a clean slate (failures zeroed, and the excesses
     /// counted before now answered).
     fn reset_restarting(&self);
@@ -197,6 +201,9 @@ impl Member for LoopOwner {
             // Its thread stopped itself (`ctx.stop()`, `stop_on_failure`): the group will
             // start it again, and it does not run meanwhile.
             || (status.state == LoopState::Stopped && self.runner.is_supervised())
+    }
+    fn is_stalled_but_for(&self, me: ThreadId) -> bool {
+        self.is_stalled() && !self.runner.runs_on(me)
     }
     fn reset_restarting(&self) {
         self.runner.reset_restarting();

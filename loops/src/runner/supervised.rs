@@ -110,6 +110,14 @@ impl Runner {
         self.lock().life.is_supervised()
     }
 
+    /// `me` is one of its threads: the current one, or an abandoned one.
+    pub(crate) fn runs_on(&self, me: ThreadId) -> bool {
+        matches!(
+            self.lock().life.caller(me),
+            Caller::OwnThread | Caller::Abandoned
+        )
+    }
+
     /// A reset restarts it: a clean slate (its failures zeroed, and the excesses counted
     /// before now answered).
     pub(crate) fn reset_restarting(&self) {
