@@ -3,7 +3,8 @@
 //! `on_stop`) or from `on_reset`, while the group runs that hook in `maintain_loops`, a reset
 //! or its `stop`, returns; the operation that ran the hook returns; and once the group is
 //! stopped every thread has ended and every hook pairs. A hang fails its case within
-//! `BOUND`, naming it.
+//! `BOUND`, naming it. Each case runs with the group on its own, and again nested in a
+//! parent group, whose operations join the calls and whose reset joins the triggers.
 
 mod common;
 
@@ -34,6 +35,11 @@ enum Action {
     GroupMaintain,
     GroupWaitGreen,
     GroupReads,
+    /// The parent group's (nested cases only).
+    ParentStop,
+    ParentStopLoops,
+    ParentMaintain,
+    ParentWaitGreen,
 }
 
 const ACTIONS: [Action; 15] = [
@@ -54,6 +60,38 @@ const ACTIONS: [Action; 15] = [
     Action::GroupReads,
 ];
 
+/// The nested cases' calls: the flat cases' and the parent group's.
+const NESTED_ACTIONS: [Action; 19] = [
+    Action::SelfStart,
+    Action::SelfStop,
+    Action::SelfHardReset,
+    Action::SelfFailure,
+    Action::SelfReads,
+    Action::SiblingStart,
+    Action::SiblingStop,
+    Action::SiblingHardReset,
+    Action::SiblingFailure,
+    Action::GroupStart,
+    Action::GroupStop,
+    Action::GroupStopLoops,
+    Action::GroupMaintain,
+    Action::GroupWaitGreen,
+    Action::GroupReads,
+    Action::ParentStop,
+    Action::ParentStopLoops,
+    Action::ParentMaintain,
+    Action::ParentWaitGreen,
+];
+
+/// Where the actor's group stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// A group of its own: the actor and its sibling.
+    Flat,
+    /// The same group, nested in a parent whose members are a lead loop and that group.
+    Nested,
+}
+
 /// What runs the hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Trigger {
@@ -61,6 +99,8 @@ enum Trigger {
     Maintain,
     /// A reset of a green group: every hook, and `on_reset`.
     Reset,
+    /// A reset of the parent (nested cases), which stops and restarts the actor's group.
+    ParentReset,
     /// The group's `stop`: `on_thread_stop`, `on_stop`.
     Stop,
     /// A task of the green group, and a `then` callback of a timer (not hooks: callers the
@@ -85,6 +125,13 @@ fn hooks_of(trigger: Trigger) -> &'static [&'static str] {
             "on_thread_start",
             "cycle",
         ],
+        Trigger::ParentReset => &[
+            "on_thread_stop",
+            "on_stop",
+            "on_start",
+            "on_thread_start",
+            "cycle",
+        ],
         Trigger::Stop => &["on_thread_stop", "on_stop"],
         Trigger::Callers => &["task", "then"],
         Trigger::UserStart => &["on_start", "on_thread_start", "cycle"],
@@ -98,6 +145,7 @@ struct Reach {
     me: OnceLock<LoopHandle<Actor>>,
     sibling: OnceLock<LoopHandle<Actor>>,
     group: OnceLock<LoopController>,
+    parent: OnceLock<LoopController>,
 }
 
 /// Does `action` once, in hook `hook`, when armed, and lets the partner (a user thread) make
@@ -134,6 +182,7 @@ fn act(r: &Reach, action: Action) {
         r.sibling.get().unwrap(),
         r.group.get().unwrap(),
     );
+    let parent = || r.parent.get().expect("a nested case");
     let reads = |h: &LoopHandle<Actor>| {
         let _ = (h.is_alive(), h.is_running(), h.failures(), h.status());
         let _ = (h.thread_name(), format!("{h:?}"));
@@ -158,6 +207,10 @@ fn act(r: &Reach, action: Action) {
             let _ = (group.alive_loops(), group.stalled_loops());
             let _ = (group.has_alive_loops(), group.health().to_string());
         }
+        Action::ParentStop => drop(parent().stop()),
+        Action::ParentStopLoops => drop(parent().stop_loops()),
+        Action::ParentMaintain => parent().maintain_loops(),
+        Action::ParentWaitGreen => drop(parent().wait_green(Duration::from_millis(20))),
     }
 }
 
@@ -202,8 +255,14 @@ impl superloops::SuperLoop for Actor {
 
 /// One case: the actor's `hook` does `action` while `trigger` runs it, and a user thread
 /// makes the `partner` call at the same moment.
-fn case(trigger: Trigger, hook: &'static str, action: Action, partner: Option<Action>) {
-    let what = format!("{action:?} from {hook} during {trigger:?}, beside {partner:?}");
+fn case(
+    shape: Shape,
+    trigger: Trigger,
+    hook: &'static str,
+    action: Action,
+    partner: Option<Action>,
+) {
+    let what = format!("{action:?} from {hook} during {trigger:?}, beside {partner:?} ({shape:?})");
     let (partner_tx, partner_rx) = unbounded();
     let (done_tx, done_rx) = unbounded();
     let arm = Arc::new(Arm {
@@ -232,13 +291,33 @@ fn case(trigger: Trigger, hook: &'static str, action: Action, partner: Option<Ac
     let reach = &arm.reach;
     let _ = (reach.me.set(actor.clone()), reach.sibling.set(sibling));
     let _ = reach.group.set(c.clone());
+    // The group its case starts and stops: the parent in nested cases, with a lead loop
+    // (whose failure resets the parent) declared before the actor's group.
+    let lead_log = Log::default();
+    let (top, lead) = match shape {
+        Shape::Flat => (c.clone(), None),
+        Shape::Nested => {
+            let parent = LoopController::new()
+                .named("Parent")
+                .backoff(Duration::from_millis(1), Duration::from_millis(1));
+            let lead = parent.new_loop(Actor {
+                log: lead_log.clone(),
+                arm: None,
+            });
+            parent.add(&c);
+            let _ = reach.parent.set(parent.clone());
+            (parent, Some(lead))
+        }
+    };
     // The arm holds a clone of the group, and the group's `on_reset` holds the arm: a cycle
     // that keeps the controller, so each case ends with an explicit `stop`.
 
-    assert!(c.start(), "{what}: the supervisor did not start");
+    assert!(top.start(), "{what}: the supervisor did not start");
     if trigger != Trigger::Maintain {
-        c.maintain_loops();
-        assert!(c.wait_green(BOUND), "{what}: never green:\n{}", c.health());
+        top.maintain_loops();
+        for g in [&top, &c] {
+            assert!(g.wait_green(BOUND), "{what}: never green:\n{}", g.health());
+        }
         actor_log.wait_for("cycle", 1);
     }
     if trigger == Trigger::UserStart {
@@ -263,13 +342,15 @@ fn case(trigger: Trigger, hook: &'static str, action: Action, partner: Option<Ac
         })
     });
     arm.armed.store(true, Ordering::SeqCst);
-    let (c2, actor2, arm2) = (c.clone(), actor.clone(), arm.clone());
+    let (c2, top2, actor2, arm2) = (c.clone(), top.clone(), actor.clone(), arm.clone());
+    let lead2 = lead.clone();
     // A timer nobody holds is forgotten: its signal is held until the case ends.
     let _timer = within_bound(&format!("the trigger of {what}"), move || {
         match (trigger, hook) {
-            (Trigger::Maintain, _) => c2.maintain_loops(),
+            (Trigger::Maintain, _) => top2.maintain_loops(),
             (Trigger::Reset, _) => drop(actor2.failure()),
-            (Trigger::Stop, _) => drop(c2.stop()),
+            (Trigger::ParentReset, _) => drop(lead2.expect("a nested case").failure()),
+            (Trigger::Stop, _) => drop(top2.stop()),
             (Trigger::UserStart, _) => drop(actor2.start()),
             (Trigger::UserStop, _) => drop(actor2.stop()),
             (Trigger::Callers, "task") => {
@@ -300,13 +381,21 @@ fn case(trigger: Trigger, hook: &'static str, action: Action, partner: Option<Ac
     }
 
     // Settled: the group stops, every thread ends, every hook pairs.
-    let c2 = c.clone();
-    within_bound(&format!("the final stop after {what}"), move || c2.stop());
+    let top2 = top.clone();
+    within_bound(&format!("the final stop after {what}"), move || top2.stop());
     let (a2, s2) = (actor.clone(), reach.sibling.get().unwrap().clone());
+    let lead2 = lead.clone();
     within_bound(&format!("the threads of {what} to end"), move || {
-        eventually("no member alive", || !a2.is_alive() && !s2.is_alive())
+        eventually("no member alive", || {
+            !a2.is_alive() && !s2.is_alive() && !lead2.as_ref().is_some_and(|l| l.is_alive())
+        })
     });
-    for (name, log) in [("actor", &actor_log), ("sibling", &sibling_log)] {
+    let logs = [
+        ("actor", &actor_log),
+        ("sibling", &sibling_log),
+        ("lead", &lead_log),
+    ];
+    for (name, log) in logs {
         assert_eq!(
             log.count("on_start"),
             log.count("on_stop"),
@@ -321,7 +410,7 @@ fn case(trigger: Trigger, hook: &'static str, action: Action, partner: Option<Ac
         );
     }
     assert_eq!(actor.status().state, LoopState::Stopped, "{what}");
-    assert!(!c.has_alive_loops(), "{what}: {}", c.health());
+    assert!(!top.has_alive_loops(), "{what}: {}", top.health());
 }
 
 /// What a user thread calls while the hook runs.
@@ -335,11 +424,31 @@ const PARTNERS: [Option<Action>; 7] = [
     Some(Action::GroupMaintain),
 ];
 
+/// What a user thread calls while the hook runs, in nested cases.
+const NESTED_PARTNERS: [Option<Action>; 5] = [
+    None,
+    Some(Action::SelfFailure),
+    Some(Action::SiblingStop),
+    Some(Action::ParentStop),
+    Some(Action::ParentMaintain),
+];
+
 fn all_cases(trigger: Trigger) {
     for &hook in hooks_of(trigger) {
         for action in ACTIONS {
             for partner in PARTNERS {
-                case(trigger, hook, action, partner);
+                case(Shape::Flat, trigger, hook, action, partner);
+            }
+        }
+    }
+    assert_nothing_ran_under_a_lock();
+}
+
+fn all_nested_cases(trigger: Trigger) {
+    for &hook in hooks_of(trigger) {
+        for action in NESTED_ACTIONS {
+            for partner in NESTED_PARTNERS {
+                case(Shape::Nested, trigger, hook, action, partner);
             }
         }
     }
@@ -374,4 +483,35 @@ fn any_call_from_any_hook_run_by_a_users_start_returns() {
 #[test]
 fn any_call_from_any_hook_run_by_a_users_stop_returns() {
     all_cases(Trigger::UserStop);
+}
+
+#[test]
+fn nested_any_call_from_any_hook_run_by_the_parents_maintain_loops_returns() {
+    all_nested_cases(Trigger::Maintain);
+}
+
+#[test]
+fn nested_any_call_from_any_hook_run_by_a_reset_returns() {
+    all_nested_cases(Trigger::Reset);
+}
+
+#[test]
+fn nested_any_call_from_any_hook_run_by_the_parents_reset_returns() {
+    all_nested_cases(Trigger::ParentReset);
+}
+
+#[test]
+fn nested_any_call_from_any_hook_run_by_the_parents_stop_returns() {
+    all_nested_cases(Trigger::Stop);
+}
+
+#[test]
+fn nested_any_call_from_a_task_or_a_then_callback_returns() {
+    all_nested_cases(Trigger::Callers);
+}
+
+#[test]
+fn nested_any_call_from_any_hook_run_by_a_users_start_or_stop_returns() {
+    all_nested_cases(Trigger::UserStart);
+    all_nested_cases(Trigger::UserStop);
 }
