@@ -60,23 +60,8 @@ const ACTIONS: [Action; 15] = [
     Action::GroupReads,
 ];
 
-/// The nested cases' calls: the flat cases' and the parent group's.
-const NESTED_ACTIONS: [Action; 19] = [
-    Action::SelfStart,
-    Action::SelfStop,
-    Action::SelfHardReset,
-    Action::SelfFailure,
-    Action::SelfReads,
-    Action::SiblingStart,
-    Action::SiblingStop,
-    Action::SiblingHardReset,
-    Action::SiblingFailure,
-    Action::GroupStart,
-    Action::GroupStop,
-    Action::GroupStopLoops,
-    Action::GroupMaintain,
-    Action::GroupWaitGreen,
-    Action::GroupReads,
+/// The calls nested cases add to the flat cases' [`ACTIONS`]: the parent group's.
+const PARENT_ACTIONS: [Action; 4] = [
     Action::ParentStop,
     Action::ParentStopLoops,
     Action::ParentMaintain,
@@ -446,7 +431,7 @@ fn all_cases(trigger: Trigger) {
 
 fn all_nested_cases(trigger: Trigger) {
     for &hook in hooks_of(trigger) {
-        for action in NESTED_ACTIONS {
+        for &action in ACTIONS.iter().chain(&PARENT_ACTIONS) {
             for partner in NESTED_PARTNERS {
                 case(Shape::Nested, trigger, hook, action, partner);
             }

@@ -430,6 +430,23 @@ pub fn within_bound<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send 
     }
 }
 
+/// The state-machine tests' proptest settings: `cases` cases, or `SUPERLOOPS_MODEL_CASES`
+/// for a longer run.
+pub fn model_config(cases: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("SUPERLOOPS_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        // A failing case waits out its bounds at every step: shrinking it without a limit
+        // would outlast CI. What it finds in a minute is printed with the failure.
+        max_shrink_time: 60_000,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// Fails unless the group goes green within [`BOUND`], showing its health.
 pub fn green(c: &LoopController) {
     assert!(

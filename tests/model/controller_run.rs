@@ -594,7 +594,7 @@ fn member_spec() -> impl Strategy<Value = (Kind, bool)> {
 }
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(common::model_config(64))]
 
     #[test]
     fn controller_follows_the_model(

@@ -560,7 +560,7 @@ fn run_handle_case<T: SuperLoop>(
 }
 
 proptest! {
-    #![proptest_config(config(128))]
+    #![proptest_config(common::model_config(128))]
 
     #[test]
     fn handle_follows_the_model(

@@ -46,22 +46,6 @@ use superloops::{
 
 const GRACE: Duration = Duration::from_millis(100);
 
-/// `cases` cases, or `SUPERLOOPS_MODEL_CASES` for a longer run.
-fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("SUPERLOOPS_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        // A failing case waits out its bounds at every step: shrinking it without a limit
-        // would outlast CI. What it finds in a minute is printed with the failure.
-        max_shrink_time: 60_000,
-        ..ProptestConfig::default()
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Puppets.
 

@@ -635,7 +635,7 @@ fn task_limit() -> impl Strategy<Value = Option<usize>> {
 }
 
 proptest! {
-    #![proptest_config(config(48))]
+    #![proptest_config(common::model_config(48))]
 
     #[test]
     fn tasks_follow_the_model(

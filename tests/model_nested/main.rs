@@ -63,22 +63,6 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use superloops::{LoopController, LoopHandle, LoopState, MemberHealth, SuperLoop};
 
-/// `cases` cases, or `SUPERLOOPS_MODEL_CASES` for a longer run.
-fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("SUPERLOOPS_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        // A failing case waits out its bounds at every step: shrinking it without a limit
-        // would outlast CI. What it finds in a minute is printed with the failure.
-        max_shrink_time: 60_000,
-        ..ProptestConfig::default()
-    }
-}
-
 probe!(LoopA, grace = "20s", max_failures = 0);
 probe!(LoopB, grace = "20s", max_failures = 0);
 probe!(LoopC, grace = "20s", max_failures = 0);

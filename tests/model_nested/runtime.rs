@@ -384,7 +384,7 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(common::model_config(64))]
 
     #[test]
     fn nested_controllers_follow_the_model(ops in prop::collection::vec(op(), 1..40)) {
